@@ -1,0 +1,68 @@
+//! berth's HTTP edge.
+//!
+//! Architecture invariant: only this crate (and later the gateway) knows
+//! axum. Handlers translate HTTP into calls on lower crates and map their
+//! errors through [`problem::Problem`]; internal detail never reaches a
+//! response body.
+
+pub mod metrics;
+pub mod problem;
+mod routes;
+
+use std::sync::Arc;
+
+use axum::Router;
+use berth_store::Store;
+
+pub use metrics::Metrics;
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    registry_url: String,
+    notification_secret: String,
+    http: reqwest::Client,
+    metrics: Metrics,
+}
+
+/// What the router needs from the process that hosts it.
+pub struct ApiConfig {
+    pub store: Store,
+    /// Base URL of the registry berth fronts, e.g. `http://127.0.0.1:5000`.
+    pub registry_url: String,
+    /// Bearer secret the registry presents on notifications.
+    pub notification_secret: String,
+    pub metrics: Metrics,
+}
+
+impl AppState {
+    pub fn new(cfg: ApiConfig) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store: cfg.store,
+                registry_url: cfg.registry_url,
+                notification_secret: cfg.notification_secret,
+                http: reqwest::Client::new(),
+                metrics: cfg.metrics,
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+}
+
+/// The router for berth's main listener.
+pub fn router(state: AppState) -> Router {
+    routes::router(state)
+}

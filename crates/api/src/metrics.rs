@@ -1,0 +1,98 @@
+//! Prometheus metrics of the berth process.
+//!
+//! One registry per process; components get a clone of [`Metrics`] and
+//! update the series they own.
+
+use std::sync::Arc;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ChildLabels {
+    pub child: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ComponentLabels {
+    pub component: String,
+}
+
+/// Handles to every series berth exports.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Arc<Registry>,
+    pub child_restarts: Family<ChildLabels, Counter>,
+    pub child_up: Family<ChildLabels, Gauge>,
+    pub component_healthy: Family<ComponentLabels, Gauge>,
+    pub registry_events_received: Counter,
+    pub registry_events_rejected: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("berth");
+        let child_restarts = Family::<ChildLabels, Counter>::default();
+        let child_up = Family::<ChildLabels, Gauge>::default();
+        let component_healthy = Family::<ComponentLabels, Gauge>::default();
+        let registry_events_received = Counter::default();
+        let registry_events_rejected = Counter::default();
+        registry.register(
+            "child_restarts",
+            "Restarts of supervised child processes after an unexpected exit",
+            child_restarts.clone(),
+        );
+        registry.register(
+            "child_up",
+            "1 while a supervised child process is running",
+            child_up.clone(),
+        );
+        registry.register(
+            "component_healthy",
+            "1 when the last health check of a component passed",
+            component_healthy.clone(),
+        );
+        registry.register(
+            "registry_events_received",
+            "Registry notification events stored",
+            registry_events_received.clone(),
+        );
+        registry.register(
+            "registry_events_rejected",
+            "Registry notification requests refused for bad credentials or body",
+            registry_events_rejected.clone(),
+        );
+        Self {
+            registry: Arc::new(registry),
+            child_restarts,
+            child_up,
+            component_healthy,
+            registry_events_received,
+            registry_events_rejected,
+        }
+    }
+
+    pub fn child(&self, name: &str) -> ChildLabels {
+        ChildLabels {
+            child: name.to_owned(),
+        }
+    }
+
+    /// The exposition text format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}

@@ -1,0 +1,17 @@
+//! Route table of the main listener. One module per resource.
+
+mod health;
+mod registry_events;
+
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::AppState;
+
+pub(crate) fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/metrics", get(health::metrics))
+        .route("/v2/webhooks/events", post(registry_events::receive))
+        .with_state(state)
+}

@@ -1,0 +1,70 @@
+//! Helpers shared by the end-to-end tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_berth"))
+}
+
+/// Runs `berth` with `args` to completion.
+pub fn berth(args: &[&str]) -> Output {
+    berth_with_env(args, &[])
+}
+
+pub fn berth_with_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(bin());
+    cmd.args(args)
+        .env_remove("BERTH_CONFIG")
+        .env_remove("BERTH_POSTGRES_URL")
+        .env_remove("BERTH_REGISTRY_URL");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run berth")
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A start-up failure must be one clear line, never a panic or backtrace.
+pub fn assert_one_clear_error(o: &Output, needle: &str) {
+    let err = stderr(o);
+    assert!(!o.status.success(), "expected failure, got success: {err}");
+    assert!(!err.contains("panicked"), "panic in stderr: {err}");
+    assert!(
+        !err.contains("stack backtrace"),
+        "backtrace in stderr: {err}"
+    );
+    let error_lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(
+        error_lines.len(),
+        1,
+        "want exactly one error line, got: {err}"
+    );
+    assert!(
+        error_lines[0].contains(needle),
+        "error line lacks `{needle}`: {err}"
+    );
+}
+
+pub fn read_pid(path: &Path) -> i32 {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("no pid in {}", path.display()))
+}
+
+pub async fn get(url: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .get(url)
+        .send()
+        .await
+        .expect("request")
+}

@@ -1,0 +1,161 @@
+//! Start, restart, stop, crash and kill: the supervision guarantees.
+
+use std::time::Duration;
+
+use berth_test_support::{processes_mentioning, Berth};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use crate::common::{bin, get, read_pid};
+
+#[tokio::test]
+async fn restart_keeps_cluster_registry_storage_and_signing_key() {
+    let mut b = Berth::start(&bin()).await.unwrap();
+    let key = b.data_dir().join("keys/token-signing-key.pem");
+    let key_before = std::fs::read(&key).unwrap();
+    let marker = b.data_dir().join("registry/storage/kept");
+    std::fs::write(&marker, b"x").unwrap();
+    assert!(b
+        .log()
+        .contains("initialising the managed postgres cluster"));
+
+    b.restart().await.unwrap();
+
+    assert_eq!(
+        std::fs::read(&key).unwrap(),
+        key_before,
+        "signing key replaced"
+    );
+    assert!(marker.exists(), "registry storage lost");
+    let log = b.log();
+    assert!(
+        !log.contains("initialising the managed postgres cluster"),
+        "cluster was initialised again: {log}"
+    );
+    let r = reqwest::get(b.url("/healthz")).await;
+    let r = r.unwrap_or_else(|e| panic!("{e}; log:\n{log}"));
+    let health: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(health["status"], "ok");
+}
+
+#[tokio::test]
+async fn sigterm_stops_berth_and_every_child_within_ten_seconds() {
+    let mut b = Berth::start(&bin()).await.unwrap();
+    let children = processes_mentioning(b.data_dir());
+    assert!(
+        children.len() >= 2,
+        "expected postgres and registry, found {children:?}"
+    );
+
+    let (code, took) = b
+        .stop_with(Signal::SIGTERM, Duration::from_secs(10))
+        .unwrap();
+
+    assert_eq!(code, Some(0), "exit code; log:\n{}", b.log());
+    assert!(took < Duration::from_secs(10));
+    let left = processes_mentioning(b.data_dir());
+    assert!(left.is_empty(), "orphans after SIGTERM: {left:?}");
+}
+
+#[tokio::test]
+async fn sigint_stops_cleanly_too() {
+    let mut b = Berth::start(&bin()).await.unwrap();
+    let (code, _) = b
+        .stop_with(Signal::SIGINT, Duration::from_secs(10))
+        .unwrap();
+    assert_eq!(code, Some(0));
+    assert!(processes_mentioning(b.data_dir()).is_empty());
+}
+
+#[tokio::test]
+async fn children_of_a_killed_berth_are_replaced_on_next_start() {
+    let mut b = Berth::start(&bin()).await.unwrap();
+    let postgres = read_pid(&b.data_dir().join("run/postgres.pid"));
+    let registry = read_pid(&b.data_dir().join("run/registry.pid"));
+
+    b.stop_with(Signal::SIGKILL, Duration::from_secs(5))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        alive(postgres) && alive(registry),
+        "children should outlive SIGKILL"
+    );
+
+    b.restart().await.unwrap();
+
+    assert!(!alive(postgres), "old postgres {postgres} still running");
+    assert!(!alive(registry), "old registry {registry} still running");
+    assert!(b.log().contains("found a leftover child"), "{}", b.log());
+}
+
+#[tokio::test]
+async fn crashed_children_are_restarted_and_counted() {
+    let b = Berth::start(&bin()).await.unwrap();
+    for child in ["registry", "postgres"] {
+        let pid = read_pid(&b.data_dir().join(format!("run/{child}.pid")));
+        kill(Pid::from_raw(pid), Signal::SIGKILL).unwrap();
+        wait_for(Duration::from_secs(30), || async {
+            let m = get(&b.url("/metrics"))
+                .await
+                .text()
+                .await
+                .unwrap_or_default();
+            m.contains(&format!(
+                "berth_child_restarts_total{{child=\"{child}\"}} 1"
+            ))
+        })
+        .await;
+        let mut healthy = false;
+        for _ in 0..100 {
+            if get(&b.url("/healthz")).await.status() == 200 {
+                healthy = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert!(
+            healthy,
+            "not healthy again after {child} crash:\n{}",
+            b.log()
+        );
+        let new_pid = read_pid(&b.data_dir().join(format!("run/{child}.pid")));
+        assert_ne!(new_pid, pid);
+    }
+    assert!(b.log().contains("child exited unexpectedly; restarting"));
+}
+
+#[tokio::test]
+async fn two_instances_run_side_by_side() {
+    let exe = bin();
+    let (a, b) = tokio::join!(Berth::start(&exe), Berth::start(&exe));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_ne!(a.ports.listen, b.ports.listen);
+    for x in [&a, &b] {
+        assert_eq!(get(&x.url("/healthz")).await.status(), 200);
+    }
+}
+
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            !s.rsplit_once(')')
+                .map(|(_, r)| r.trim_start().starts_with(['Z', 'X']))
+                .unwrap_or(true)
+        })
+        .unwrap_or(false)
+}
+
+async fn wait_for<F, Fut>(timeout: Duration, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = std::time::Instant::now();
+    while start.elapsed() < timeout {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("condition not met within {timeout:?}");
+}

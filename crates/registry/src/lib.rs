@@ -1,0 +1,13 @@
+//! berth's knowledge of the CNCF distribution registry.
+//!
+//! - [`config`]: the registry configuration berth generates for its managed
+//!   registry (token auth pointing back at berth, notifications to berth).
+//! - [`signing`]: the token signing key and certificate the registry trusts.
+//! - [`probe`]: the unauthenticated `/v2/` challenge, used by health and doctor.
+//!
+//! Architecture invariant: nothing here starts processes or owns files beyond
+//! what the caller hands in; the binary decides where things live.
+
+pub mod config;
+pub mod probe;
+pub mod signing;

@@ -1,0 +1,218 @@
+//! The key that signs registry tokens, and the certificate the registry
+//! trusts it by.
+//!
+//! The key is created on first start and kept: replacing it would invalidate
+//! every token in flight and require a registry restart. Rotation (a new key
+//! while the registry still trusts the old certificate) builds on the bundle
+//! written here.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use data_encoding::BASE32_NOPAD;
+use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair, PKCS_ECDSA_P256_SHA256};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SigningError {
+    #[error("cannot read or write `{path}`: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("signing key `{path}` is not usable: {detail}")]
+    BadKey { path: PathBuf, detail: String },
+    #[error(
+        "signing key `{path}` is readable by other users (mode {mode:o}); run `chmod 600` on it"
+    )]
+    Exposed { path: PathBuf, mode: u32 },
+    #[error("cannot create the signing certificate: {0}")]
+    Certificate(String),
+}
+
+/// Paths of the signing material inside berth's data dir.
+#[derive(Debug, Clone)]
+pub struct SigningPaths {
+    pub key: PathBuf,
+    pub cert: PathBuf,
+    /// Every certificate the registry should trust (current first).
+    pub bundle: PathBuf,
+}
+
+impl SigningPaths {
+    pub fn in_dir(dir: &Path) -> Self {
+        Self {
+            key: dir.join("token-signing-key.pem"),
+            cert: dir.join("token-signing-cert.pem"),
+            bundle: dir.join("token-cert-bundle.pem"),
+        }
+    }
+}
+
+/// The loaded signing key with the facts token issuing needs.
+#[derive(Debug)]
+pub struct SigningKey {
+    pkcs8_pem: String,
+    cert_pem: String,
+    kid_libtrust: String,
+}
+
+impl SigningKey {
+    /// Loads the key and certificate, creating both on first use. A key file
+    /// that exists but is unreadable or malformed is an error, never silently
+    /// replaced: that would lock out every client holding a token.
+    pub fn load_or_create(paths: &SigningPaths) -> Result<Self, SigningError> {
+        let key_pair = if paths.key.exists() {
+            check_private(&paths.key)?;
+            let pem = read(&paths.key)?;
+            KeyPair::from_pem(&pem).map_err(|e| SigningError::BadKey {
+                path: paths.key.clone(),
+                detail: e.to_string(),
+            })?
+        } else {
+            let kp = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)
+                .map_err(|e| SigningError::Certificate(e.to_string()))?;
+            write_atomically(&paths.key, kp.serialize_pem().as_bytes(), 0o600)?;
+            kp
+        };
+        let cert_pem = if paths.cert.exists() {
+            read(&paths.cert)?
+        } else {
+            let pem = self_signed_certificate(&key_pair)?;
+            write_atomically(&paths.cert, pem.as_bytes(), 0o644)?;
+            pem
+        };
+        if !paths.bundle.exists() {
+            write_atomically(&paths.bundle, cert_pem.as_bytes(), 0o644)?;
+        }
+        Ok(Self {
+            pkcs8_pem: key_pair.serialize_pem(),
+            kid_libtrust: libtrust_key_id(&key_pair.public_key_der()),
+            cert_pem,
+        })
+    }
+
+    /// PKCS#8 PEM of the private key, for the JWT signer.
+    pub fn private_key_pem(&self) -> &str {
+        &self.pkcs8_pem
+    }
+
+    pub fn certificate_pem(&self) -> &str {
+        &self.cert_pem
+    }
+
+    /// The `kid` distribution 2.x expects with a `rootcertbundle`.
+    pub fn kid_libtrust(&self) -> &str {
+        &self.kid_libtrust
+    }
+}
+
+fn self_signed_certificate(key_pair: &KeyPair) -> Result<String, SigningError> {
+    let mut params = CertificateParams::new(Vec::<String>::new())
+        .map_err(|e| SigningError::Certificate(e.to_string()))?;
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, "berth token signer");
+    params.distinguished_name = dn;
+    let cert = params
+        .self_signed(key_pair)
+        .map_err(|e| SigningError::Certificate(e.to_string()))?;
+    Ok(cert.pem())
+}
+
+/// The libtrust key id: SHA-256 of the DER SubjectPublicKeyInfo, first 240
+/// bits, base32 without padding, in twelve groups of four joined by `:`.
+pub fn libtrust_key_id(spki_der: &[u8]) -> String {
+    let digest = Sha256::digest(spki_der);
+    let encoded = BASE32_NOPAD.encode(digest.get(..30).unwrap_or(&digest));
+    encoded
+        .as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+fn read(path: &Path) -> Result<String, SigningError> {
+    fs::read_to_string(path).map_err(|source| SigningError::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn check_private(path: &Path) -> Result<(), SigningError> {
+    let meta = fs::metadata(path).map_err(|source| SigningError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(SigningError::Exposed {
+            path: path.to_owned(),
+            mode,
+        });
+    }
+    Ok(())
+}
+
+/// Writes through a temporary file and a rename, so a crash never leaves a
+/// half-written key behind.
+pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<(), SigningError> {
+    let io = |source| SigningError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let tmp = path.with_extension("tmp");
+    let _ = fs::remove_file(&tmp);
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(&tmp)
+        .map_err(io)?;
+    f.write_all(bytes).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    fs::set_permissions(&tmp, fs::Permissions::from_mode(mode)).map_err(io)?;
+    fs::rename(&tmp, path).map_err(io)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_is_created_once_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = SigningPaths::in_dir(dir.path());
+        let first = SigningKey::load_or_create(&paths).unwrap();
+        let second = SigningKey::load_or_create(&paths).unwrap();
+        assert_eq!(first.kid_libtrust(), second.kid_libtrust());
+        assert_eq!(first.certificate_pem(), second.certificate_pem());
+        let mode = fs::metadata(&paths.key).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn exposed_key_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = SigningPaths::in_dir(dir.path());
+        SigningKey::load_or_create(&paths).unwrap();
+        fs::set_permissions(&paths.key, fs::Permissions::from_mode(0o644)).unwrap();
+        let err = SigningKey::load_or_create(&paths).unwrap_err();
+        assert!(matches!(err, SigningError::Exposed { .. }), "{err}");
+    }
+
+    #[test]
+    fn libtrust_kid_has_twelve_groups_of_four() {
+        let kid = libtrust_key_id(b"any public key bytes");
+        let groups: Vec<_> = kid.split(':').collect();
+        assert_eq!(groups.len(), 12);
+        assert!(groups.iter().all(|g| g.len() == 4));
+        assert!(kid
+            .chars()
+            .all(|c| c == ':' || c.is_ascii_uppercase() || ('2'..='7').contains(&c)));
+    }
+}
