@@ -66,3 +66,15 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     routes::router(state)
 }
+
+/// Serves `state` on `listener` until `shutdown` resolves, then stops taking
+/// new connections and lets open requests finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -188,7 +188,7 @@ async fn check_postgres(cfg: &Config, running: bool) -> Vec<Finding> {
             };
             vec![installed, live]
         }
-        PostgresSource::External { url } => match url.parse::<sqlx::postgres::PgConnectOptions>() {
+        PostgresSource::External { url } => match berth_store::parse_url(url) {
             Ok(o) => vec![probe_postgres(&o).await],
             Err(e) => vec![fail(
                 "postgres",
@@ -199,7 +199,7 @@ async fn check_postgres(cfg: &Config, running: bool) -> Vec<Finding> {
     }
 }
 
-async fn probe_postgres(options: &sqlx::postgres::PgConnectOptions) -> Finding {
+async fn probe_postgres(options: &berth_store::ConnectOptions) -> Finding {
     let version = match berth_store::admin::server_version(options).await {
         Ok(v) => v,
         Err(e) => {

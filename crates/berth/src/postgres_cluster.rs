@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 use nix::unistd::{chown, Gid, Uid, User};
-use sqlx::postgres::PgConnectOptions;
+use berth_store::ConnectOptions as PgConnectOptions;
 
 use crate::layout::Layout;
 use crate::supervisor::{run_to_completion, ChildSpec, SupervisorError};

@@ -114,9 +114,8 @@ async fn boot_and_serve(
             let PostgresSource::External { url } = &cfg.postgres else {
                 bail!("internal: postgres source changed during boot");
             };
-            let options = url
-                .parse::<sqlx::postgres::PgConnectOptions>()
-                .context("postgres_url is not a valid connection URL")?;
+            let options =
+                berth_store::parse_url(url).context("postgres_url is not a valid connection URL")?;
             Store::connect(options).await?
         }
     };
@@ -142,7 +141,6 @@ async fn boot_and_serve(
         notification_secret,
         metrics,
     });
-    let app = berth_api::router(state);
     tracing::info!(
         listen = %cfg.listen,
         boot_ms = boot.elapsed().as_millis() as u64,
@@ -151,11 +149,10 @@ async fn boot_and_serve(
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stop_rx.await;
-            })
-            .await
+        berth_api::serve(listener, state, async {
+            let _ = stop_rx.await;
+        })
+        .await
     });
     let signal = shutdown_signal().await;
     tracing::info!(signal, "shutting down");

@@ -8,6 +8,15 @@ mod meta;
 
 pub use events::StoredEvent;
 
+/// How to reach a Postgres server. An alias, so that callers above the store
+/// name no sqlx type and need no sqlx dependency.
+pub type ConnectOptions = sqlx::postgres::PgConnectOptions;
+
+/// Parses a `postgres://` URL into [`ConnectOptions`].
+pub fn parse_url(url: &str) -> Result<ConnectOptions, StoreError> {
+    url.parse::<ConnectOptions>().map_err(StoreError::Connect)
+}
+
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
