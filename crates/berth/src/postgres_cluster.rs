@@ -13,9 +13,9 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use berth_store::ConnectOptions as PgConnectOptions;
 use nix::sys::signal::Signal;
 use nix::unistd::{chown, Gid, Uid, User};
-use berth_store::ConnectOptions as PgConnectOptions;
 
 use crate::layout::Layout;
 use crate::supervisor::{run_to_completion, ChildSpec, SupervisorError};

@@ -114,8 +114,8 @@ async fn boot_and_serve(
             let PostgresSource::External { url } = &cfg.postgres else {
                 bail!("internal: postgres source changed during boot");
             };
-            let options =
-                berth_store::parse_url(url).context("postgres_url is not a valid connection URL")?;
+            let options = berth_store::parse_url(url)
+                .context("postgres_url is not a valid connection URL")?;
             Store::connect(options).await?
         }
     };

@@ -51,12 +51,14 @@ const LAYERS: &[&[&str]] = &[
 ];
 
 /// Third-party crates only one of our crates may use.
-const OWNED_DEPENDENCIES: &[(&str, &str)] = &[("sqlx", "store"), ("bollard", "docker"), ("axum", "api")];
+const OWNED_DEPENDENCIES: &[(&str, &str)] =
+    &[("sqlx", "store"), ("bollard", "docker"), ("axum", "api")];
 
 const IO_CRATES: &[&str] = &["tokio", "sqlx", "bollard", "axum", "reqwest", "hyper"];
 
 fn dependencies(krate: &str) -> Vec<String> {
-    let manifest = std::fs::read_to_string(workspace().join("crates").join(krate).join("Cargo.toml")).unwrap();
+    let manifest =
+        std::fs::read_to_string(workspace().join("crates").join(krate).join("Cargo.toml")).unwrap();
     let mut deps = Vec::new();
     let mut in_deps = false;
     for line in manifest.lines() {
@@ -81,20 +83,27 @@ fn layer_of(krate: &str) -> Option<usize> {
 #[test]
 fn crate_arrows_point_down_only() {
     let mut problems = Vec::new();
-    for entry in std::fs::read_dir(workspace().join("crates")).unwrap().flatten() {
+    for entry in std::fs::read_dir(workspace().join("crates"))
+        .unwrap()
+        .flatten()
+    {
         let krate = entry.file_name().to_string_lossy().into_owned();
         if krate == "test-support" {
             continue;
         }
         let Some(layer) = layer_of(&krate) else {
-            problems.push(format!("crate `{krate}` is in no layer; add it to LAYERS and ARCHITECTURE.md"));
+            problems.push(format!(
+                "crate `{krate}` is in no layer; add it to LAYERS and ARCHITECTURE.md"
+            ));
             continue;
         };
         for dep in dependencies(&krate) {
             if let Some(inner) = dep.strip_prefix("berth-") {
                 match layer_of(inner) {
                     Some(l) if l < layer => {}
-                    _ => problems.push(format!("`{krate}` depends on `{dep}`, which is not below it")),
+                    _ => problems.push(format!(
+                        "`{krate}` depends on `{dep}`, which is not below it"
+                    )),
                 }
             }
             if layer == 0 && IO_CRATES.contains(&dep.as_str()) {
@@ -102,7 +111,9 @@ fn crate_arrows_point_down_only() {
             }
             for (owned, owner) in OWNED_DEPENDENCIES {
                 if dep == *owned && krate != *owner {
-                    problems.push(format!("only `{owner}` may depend on `{owned}`, but `{krate}` does"));
+                    problems.push(format!(
+                        "only `{owner}` may depend on `{owned}`, but `{krate}` does"
+                    ));
                 }
             }
         }
