@@ -284,3 +284,53 @@ pub fn processes_mentioning(dir: &Path) -> Vec<i32> {
     }
     out
 }
+
+/// Builds (once per machine, under a file lock shared by parallel test
+/// processes) a tiny image `FROM scratch` holding Debian's static busybox,
+/// and returns its reference. Nothing is pulled from the internet.
+///
+/// The image runs `httpd` on port 8080 serving `/www` by default, so it can
+/// stand in for a web app; tests override the command as they need.
+pub fn busybox_image() -> anyhow::Result<String> {
+    const TAG: &str = "berth-test/busybox:1";
+    let lock_file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(std::env::temp_dir().join("berth-test-image.lock"))?;
+    let _lock = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| anyhow::anyhow!("cannot lock the image build: {e}"))?;
+    let present = Command::new("docker")
+        .args(["image", "inspect", TAG])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()?
+        .success();
+    if present {
+        return Ok(TAG.to_owned());
+    }
+    let ctx = tempfile::tempdir()?;
+    std::fs::copy("/bin/busybox", ctx.path().join("busybox"))
+        .context("copy /bin/busybox (install busybox-static)")?;
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM scratch\n\
+         COPY busybox /bin/busybox\n\
+         RUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n\
+         RUN [\"/bin/mkdir\", \"-p\", \"/www\", \"/tmp\"]\n\
+         RUN [\"/bin/sh\", \"-c\", \"echo hello from busybox > /www/index.html\"]\n\
+         EXPOSE 8080\n\
+         CMD [\"/bin/httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n",
+    )?;
+    let out = Command::new("docker")
+        .args(["build", "-q", "-t", TAG])
+        .arg(ctx.path())
+        .output()?;
+    if !out.status.success() {
+        bail!(
+            "docker build failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(TAG.to_owned())
+}
