@@ -8,6 +8,8 @@
 //! Architecture invariant: nothing here starts processes or owns files beyond
 //! what the caller hands in; the binary decides where things live.
 
+pub mod client;
 pub mod config;
+pub mod manifest;
 pub mod probe;
 pub mod signing;
