@@ -23,6 +23,7 @@
 //! Architecture invariant: the gateway decides nothing itself (authz does)
 //! and knows apps only through [`AppDirectory`]; it never buffers a body.
 
+pub mod activity;
 pub mod body;
 pub mod directory;
 mod pages;
