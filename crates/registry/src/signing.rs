@@ -53,9 +53,10 @@ impl SigningPaths {
 }
 
 /// The loaded signing key with the facts token issuing needs.
-#[derive(Debug)]
 pub struct SigningKey {
     pkcs8_pem: String,
+    pkcs8_der: Vec<u8>,
+    public_key_der: Vec<u8>,
     cert_pem: String,
     kid_libtrust: String,
 }
@@ -90,6 +91,8 @@ impl SigningKey {
         }
         Ok(Self {
             pkcs8_pem: key_pair.serialize_pem(),
+            pkcs8_der: key_pair.serialize_der(),
+            public_key_der: key_pair.public_key_der(),
             kid_libtrust: libtrust_key_id(&key_pair.public_key_der()),
             cert_pem,
         })
@@ -100,6 +103,16 @@ impl SigningKey {
         &self.pkcs8_pem
     }
 
+    /// PKCS#8 DER of the private key, for [`crate::token::TokenSigner`].
+    pub fn private_key_der(&self) -> &[u8] {
+        &self.pkcs8_der
+    }
+
+    /// DER SubjectPublicKeyInfo of the public key.
+    pub fn public_key_der(&self) -> &[u8] {
+        &self.public_key_der
+    }
+
     pub fn certificate_pem(&self) -> &str {
         &self.cert_pem
     }
@@ -107,6 +120,15 @@ impl SigningKey {
     /// The `kid` distribution 2.x expects with a `rootcertbundle`.
     pub fn kid_libtrust(&self) -> &str {
         &self.kid_libtrust
+    }
+}
+
+/// Shows the key id only: the private key must never reach a log line.
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid_libtrust", &self.kid_libtrust)
+            .finish_non_exhaustive()
     }
 }
 
