@@ -7,6 +7,7 @@ mod doctor;
 mod layout;
 mod lock;
 mod postgres_cluster;
+mod registry_auth;
 mod registry_process;
 mod serve;
 mod supervisor;

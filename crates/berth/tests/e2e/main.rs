@@ -2,6 +2,9 @@
 //! and Docker. Each test starts its own berth on its own data dir and ports.
 
 mod common;
+mod docker_cli;
 mod failures;
 mod lifecycle;
+mod portus;
+mod registry_auth;
 mod surface;
