@@ -6,5 +6,6 @@ mod docker_cli;
 mod failures;
 mod lifecycle;
 mod portus;
+mod portus_api;
 mod registry_auth;
 mod surface;
