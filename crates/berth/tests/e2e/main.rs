@@ -9,3 +9,4 @@ mod portus;
 mod portus_api;
 mod registry_auth;
 mod surface;
+mod token_endpoint;
