@@ -66,6 +66,7 @@ async fn api_routes_refuse_callers_lacking_their_grant() {
         let path = route
             .path
             .replace("{member_id}", &member.to_string())
+            .replace("{token_id}", "1")
             .replace(
                 "{id}",
                 &match (route.grant, route.path) {

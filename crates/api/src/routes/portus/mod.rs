@@ -56,6 +56,10 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
         ("GET", "/v1/users/{id}/application_tokens") => get(users::tokens),
         ("POST", "/v1/users/{id}/application_tokens") => post(users::create_token),
         ("DELETE", "/v1/users/application_tokens/{id}") => delete(users::destroy_token),
+        ("GET", "/v1/users/{id}/refresh_tokens") => get(users::refresh_tokens),
+        ("DELETE", "/v1/users/{id}/refresh_tokens/{token_id}") => {
+            delete(users::revoke_refresh_token)
+        }
         ("GET", "/v1/teams") => get(teams::list),
         ("POST", "/v1/teams") => post(teams::create),
         ("GET", "/v1/teams/{id}") => get(teams::show),

@@ -191,3 +191,34 @@ pub(super) async fn destroy_token(ctx: Ctx, Path(raw): Path<String>) -> ApiResul
     ctx.store().delete_application_token(token.id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
+
+/// `GET /api/v1/users/{id}/refresh_tokens` (berth): the identity tokens docker
+/// clients hold for this user; the secrets themselves are never shown.
+pub(super) async fn refresh_tokens(ctx: Ctx, Path(raw): Path<String>) -> ApiResult {
+    let user = target_user(&ctx, &raw).await?;
+    let list = ctx.store().refresh_tokens(user).await?;
+    let out: Vec<serde_json::Value> = list
+        .iter()
+        .map(|t| {
+            serde_json::json!({
+                "id": t.id,
+                "client_id": t.client_id,
+                "created_at": t.created_at,
+                "revoked_at": t.revoked_at,
+            })
+        })
+        .collect();
+    json(StatusCode::OK, out)
+}
+
+pub(super) async fn revoke_refresh_token(
+    ctx: Ctx,
+    Path((raw, token)): Path<(String, String)>,
+) -> ApiResult {
+    let user = target_user(&ctx, &raw).await?;
+    if ctx.store().revoke_refresh_token(user, id(&token)?).await? {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
