@@ -2,6 +2,7 @@
 //! concerns (config, child supervision, signals); the domain lives in the
 //! library crates below it.
 
+mod cli;
 mod config;
 mod doctor;
 mod layout;
@@ -45,6 +46,27 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Manage users and their application tokens (through the running berth)
+    User {
+        #[command(flatten)]
+        target: cli::Target,
+        #[command(subcommand)]
+        command: cli::UserCommand,
+    },
+    /// Manage teams and their members
+    Team {
+        #[command(flatten)]
+        target: cli::Target,
+        #[command(subcommand)]
+        command: cli::TeamCommand,
+    },
+    /// Manage namespaces and their visibility
+    Namespace {
+        #[command(flatten)]
+        target: cli::Target,
+        #[command(subcommand)]
+        command: cli::NamespaceCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -63,6 +85,17 @@ fn main() -> ExitCode {
                 .await
                 .map(|()| ExitCode::SUCCESS),
             Command::Doctor { config, json } => doctor_command(&Config::load(&config)?, json).await,
+            Command::User { target, command } => cli::run(&target, cli::Resource::User(command))
+                .await
+                .map(|()| ExitCode::SUCCESS),
+            Command::Team { target, command } => cli::run(&target, cli::Resource::Team(command))
+                .await
+                .map(|()| ExitCode::SUCCESS),
+            Command::Namespace { target, command } => {
+                cli::run(&target, cli::Resource::Namespace(command))
+                    .await
+                    .map(|()| ExitCode::SUCCESS)
+            }
         }
     });
     // Background tasks (log forwarders) must not delay exit.
