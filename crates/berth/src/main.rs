@@ -2,6 +2,7 @@
 //! concerns (config, child supervision, signals); the domain lives in the
 //! library crates below it.
 
+mod bench;
 mod cli;
 mod config;
 mod doctor;
@@ -46,6 +47,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Measure the token endpoint of a running berth (loopback only)
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Manage users and their application tokens (through the running berth)
     User {
         #[command(flatten)]
@@ -69,6 +73,12 @@ enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// tokens/s and p50/p99 for the refresh, application-token and password paths, and sign-only
+    Tokens(bench::BenchArgs),
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
@@ -85,6 +95,9 @@ fn main() -> ExitCode {
                 .await
                 .map(|()| ExitCode::SUCCESS),
             Command::Doctor { config, json } => doctor_command(&Config::load(&config)?, json).await,
+            Command::Bench(BenchCommand::Tokens(args)) => {
+                bench::run(args).await.map(|()| ExitCode::SUCCESS)
+            }
             Command::User { target, command } => cli::run(&target, cli::Resource::User(command))
                 .await
                 .map(|()| ExitCode::SUCCESS),
