@@ -47,6 +47,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Registry maintenance
+    #[command(subcommand)]
+    Registry(RegistryCommand),
     /// Measure the token endpoint of a running berth (loopback only)
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -74,6 +77,16 @@ enum Command {
 }
 
 #[derive(Debug, Subcommand)]
+enum RegistryCommand {
+    /// Sign tokens with a new key; the registry keeps trusting the old certificate
+    /// until the next rotation. Run while berth is stopped.
+    RotateKey {
+        #[arg(long, env = "BERTH_DATA_DIR", default_value = "./berth-data")]
+        data_dir: std::path::PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum BenchCommand {
     /// tokens/s and p50/p99 for the refresh, application-token and password paths, and sign-only
     Tokens(bench::BenchArgs),
@@ -95,6 +108,9 @@ fn main() -> ExitCode {
                 .await
                 .map(|()| ExitCode::SUCCESS),
             Command::Doctor { config, json } => doctor_command(&Config::load(&config)?, json).await,
+            Command::Registry(RegistryCommand::RotateKey { data_dir }) => {
+                rotate_key(&data_dir).map(|()| ExitCode::SUCCESS)
+            }
             Command::Bench(BenchCommand::Tokens(args)) => {
                 bench::run(args).await.map(|()| ExitCode::SUCCESS)
             }
@@ -140,6 +156,28 @@ async fn doctor_command(cfg: &Config, json: bool) -> anyhow::Result<ExitCode> {
     } else {
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// Rotates the token signing key under the data-dir lock, so a running
+/// berth (whose registry would not reload its bundle) refuses it.
+fn rotate_key(data_dir: &std::path::Path) -> anyhow::Result<()> {
+    let layout = layout::Layout::new(data_dir);
+    let _lock = lock::DataDirLock::acquire(&layout.lock_file())
+        .map_err(|e| anyhow::anyhow!("{e}; stop `berth serve` before rotating the key"))?;
+    let paths = berth_registry::signing::SigningPaths::in_dir(&layout.keys());
+    if !paths.key.exists() {
+        anyhow::bail!(
+            "no signing key in `{}`; start berth once first",
+            layout.keys().display()
+        );
+    }
+    let key = berth_registry::signing::SigningKey::rotate(&paths)?;
+    writeln!(
+        std::io::stdout(),
+        "new signing key {}; the registry trusts the previous one too until the next rotation",
+        key.kid_libtrust()
+    )?;
+    Ok(())
 }
 
 /// One line on stderr, the whole cause chain, no backtrace.

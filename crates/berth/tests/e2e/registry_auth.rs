@@ -145,3 +145,83 @@ async fn visibility_changes_take_effect_for_anonymous_and_other_users() {
     assert_ok(&ci.push("builds/app:1"));
     assert_denied(&ci.push("erin/web:3"));
 }
+
+#[tokio::test]
+async fn key_rotation_signs_with_the_new_key_and_old_tokens_stay_valid() {
+    let mut b = Berth::start(&bin()).await.unwrap();
+    let api = Api::new(&b);
+    let admin = api.bootstrap().await;
+    let alice = api.create_user(&admin, "alice", false).await;
+    drop(admin);
+    let a = DockerClient::new(&b);
+    assert_ok(&a.login("alice", &alice.password));
+    assert_ok(&a.push("alice/app:1"));
+
+    let http = reqwest::Client::new();
+    let token = |b: &Berth| {
+        let req = http
+            .get(b.url("/v2/token"))
+            .query(&[
+                ("service", "berth-registry"),
+                ("scope", "repository:alice/app:pull"),
+            ])
+            .basic_auth("alice", Some(alice.password.clone()));
+        async move {
+            req.send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()["token"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let old = token(&b).await;
+    let manifest = format!("http://{}/v2/alice/app/manifests/1", b.registry_addr());
+    let fetch = |t: String| {
+        http.get(&manifest)
+            .bearer_auth(t)
+            .header(
+                "accept",
+                "application/vnd.docker.distribution.manifest.v2+json",
+            )
+            .send()
+    };
+    assert_eq!(fetch(old.clone()).await.unwrap().status(), 200);
+
+    let data_dir = b.data_dir().display().to_string();
+    let refused = crate::common::berth(&["registry", "rotate-key", "--data-dir", &data_dir]);
+    crate::common::assert_one_clear_error(&refused, "stop `berth serve`");
+    b.stop_with(
+        nix::sys::signal::Signal::SIGTERM,
+        std::time::Duration::from_secs(15),
+    )
+    .unwrap();
+    let rotated = crate::common::berth(&["registry", "rotate-key", "--data-dir", &data_dir]);
+    assert!(
+        rotated.status.success(),
+        "{}",
+        crate::common::stderr(&rotated)
+    );
+    b.restart().await.unwrap();
+
+    let new = token(&b).await;
+    let kid = |t: &str| {
+        let h = t.split('.').next().unwrap();
+        serde_json::from_slice::<serde_json::Value>(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(h)
+                .unwrap(),
+        )
+        .unwrap()["kid"]
+            .clone()
+    };
+    assert_ne!(kid(&old), kid(&new));
+    assert_eq!(fetch(new).await.unwrap().status(), 200);
+    // A token signed before the rotation is still trusted until it expires.
+    assert_eq!(fetch(old).await.unwrap().status(), 200);
+    // docker's stored identity token keeps working across the rotation.
+    assert_ok(&a.push("alice/app:2"));
+}
