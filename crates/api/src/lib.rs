@@ -5,6 +5,7 @@
 //! errors through [`problem::Problem`]; internal detail never reaches a
 //! response body.
 
+mod auth;
 pub mod metrics;
 pub mod problem;
 mod routes;
@@ -12,9 +13,19 @@ mod routes;
 use std::sync::Arc;
 
 use axum::Router;
+use berth_authz::policy::PolicySettings;
+use berth_registry::token::TokenSigner;
 use berth_store::Store;
 
 pub use metrics::Metrics;
+pub use routes::portus::grants::{portus_routes, RouteGrant};
+pub use routes::portus::openapi_document;
+
+/// What the token endpoint needs: the signer and the policy switches.
+pub struct RegistryAuth {
+    pub signer: TokenSigner,
+    pub policy: PolicySettings,
+}
 
 /// Shared state of every handler.
 #[derive(Clone)]
@@ -28,6 +39,7 @@ struct Inner {
     notification_secret: String,
     http: reqwest::Client,
     metrics: Metrics,
+    registry_auth: Option<RegistryAuth>,
 }
 
 /// What the router needs from the process that hosts it.
@@ -38,6 +50,8 @@ pub struct ApiConfig {
     /// Bearer secret the registry presents on notifications.
     pub notification_secret: String,
     pub metrics: Metrics,
+    /// Token signing for `/v2/token`; `None` answers 503 there.
+    pub registry_auth: Option<RegistryAuth>,
 }
 
 impl AppState {
@@ -49,6 +63,7 @@ impl AppState {
                 notification_secret: cfg.notification_secret,
                 http: reqwest::Client::new(),
                 metrics: cfg.metrics,
+                registry_auth: cfg.registry_auth,
             }),
         }
     }
@@ -59,6 +74,10 @@ impl AppState {
 
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    pub fn registry_auth(&self) -> Option<&RegistryAuth> {
+        self.inner.registry_auth.as_ref()
     }
 }
 

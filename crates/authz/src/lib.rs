@@ -12,6 +12,7 @@
 //! - [`docker_filter`]: the read-only Docker API proxy for apps.
 //! - [`gateway`]: per-path access to apps (public, private, peer).
 //! - [`core_api`]: which app may call which core API route.
+//! - [`portus_api`]: which caller may use which Portus API v1 route.
 //!
 //! Architecture invariant: this crate does no I/O and knows no async runtime,
 //! HTTP framework or database; callers look facts up and pass them in.
@@ -35,6 +36,7 @@ pub mod grant;
 pub mod keyword;
 pub mod names;
 pub mod policy;
+pub mod portus_api;
 pub mod scope;
 
 #[cfg(feature = "serde")]

@@ -87,6 +87,10 @@ struct FileConfig {
     registry_notification_secret: Option<String>,
     registry_service: Option<String>,
     token_issuer: Option<String>,
+    /// `libtrust` (distribution 2.x, default) or `thumbprint` (RFC 7638, 3.x).
+    token_kid_format: Option<String>,
+    /// Lifetime of registry tokens in seconds (default 300).
+    token_ttl_seconds: Option<u64>,
 }
 
 /// Where Postgres comes from.
@@ -120,6 +124,9 @@ pub struct Config {
     pub registry_service: String,
     pub token_issuer: String,
     pub notification_secret: Option<String>,
+    /// `kid` as an RFC 7638 thumbprint instead of libtrust's form.
+    pub token_kid_thumbprint: bool,
+    pub token_ttl_seconds: u64,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -179,6 +186,17 @@ impl Config {
                 .registry_service
                 .unwrap_or_else(|| "berth-registry".into()),
             token_issuer: file.token_issuer.unwrap_or_else(|| "berth".into()),
+            token_kid_thumbprint: match file.token_kid_format.as_deref() {
+                None | Some("libtrust") => false,
+                Some("thumbprint") => true,
+                Some(_) => {
+                    return Err(invalid(
+                        "token_kid_format",
+                        "must be `libtrust` or `thumbprint`",
+                    ))
+                }
+            },
+            token_ttl_seconds: file.token_ttl_seconds.unwrap_or(300),
             notification_secret: args
                 .registry_notification_secret
                 .clone()
@@ -241,6 +259,12 @@ impl Config {
                     ));
                 }
             }
+        }
+        if !(10..=3600).contains(&self.token_ttl_seconds) {
+            return Err(invalid(
+                "token_ttl_seconds",
+                "must be between 10 and 3600 seconds",
+            ));
         }
         if self.registry_service.is_empty() || self.token_issuer.is_empty() {
             return Err(invalid(

@@ -129,6 +129,7 @@ async fn boot_and_serve(
 
     let signing = SigningKey::load_or_create(&SigningPaths::in_dir(&layout.keys()))?;
     tracing::info!(kid = signing.kid_libtrust(), "token signing key ready");
+    let registry_auth = crate::registry_auth::prepare(cfg, layout, &store, &signing).await?;
 
     if let Some(r) = &registry {
         supervisor.start(r.child_spec())?;
@@ -141,6 +142,7 @@ async fn boot_and_serve(
         registry_url: cfg.registry_url(),
         notification_secret,
         metrics,
+        registry_auth: Some(registry_auth),
     });
     tracing::info!(
         listen = %cfg.listen,

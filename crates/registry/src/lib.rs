@@ -3,6 +3,7 @@
 //! - [`config`]: the registry configuration berth generates for its managed
 //!   registry (token auth pointing back at berth, notifications to berth).
 //! - [`signing`]: the token signing key and certificate the registry trusts.
+//! - [`token`]: signing registry tokens (ES256 JWTs with the `access` claim).
 //! - [`probe`]: the unauthenticated `/v2/` challenge, used by health and doctor.
 //!
 //! Architecture invariant: nothing here starts processes or owns files beyond
@@ -13,3 +14,4 @@ pub mod config;
 pub mod manifest;
 pub mod probe;
 pub mod signing;
+pub mod token;

@@ -53,9 +53,10 @@ impl SigningPaths {
 }
 
 /// The loaded signing key with the facts token issuing needs.
-#[derive(Debug)]
 pub struct SigningKey {
     pkcs8_pem: String,
+    pkcs8_der: Vec<u8>,
+    public_key_der: Vec<u8>,
     cert_pem: String,
     kid_libtrust: String,
 }
@@ -90,14 +91,56 @@ impl SigningKey {
         }
         Ok(Self {
             pkcs8_pem: key_pair.serialize_pem(),
+            pkcs8_der: key_pair.serialize_der(),
+            public_key_der: key_pair.public_key_der(),
             kid_libtrust: libtrust_key_id(&key_pair.public_key_der()),
             cert_pem,
         })
     }
 
+    /// Replaces the signing key with a new one while the registry keeps
+    /// trusting the old certificate: the bundle becomes the new certificate
+    /// followed by the one it replaces, so tokens signed before the rotation
+    /// stay valid until they expire. The old key is kept as
+    /// `previous-token-signing-key.pem` (0600) for the record, and the
+    /// certificate before that drops out of the bundle.
+    ///
+    /// The registry reads its bundle at start, so the caller rotates while
+    /// berth (and with it the managed registry) is stopped.
+    pub fn rotate(paths: &SigningPaths) -> Result<Self, SigningError> {
+        let old_cert = if paths.cert.exists() {
+            read(&paths.cert)?
+        } else {
+            String::new()
+        };
+        if paths.key.exists() {
+            let previous = paths.key.with_file_name("previous-token-signing-key.pem");
+            fs::rename(&paths.key, &previous).map_err(|source| SigningError::Io {
+                path: previous.clone(),
+                source,
+            })?;
+        }
+        let _ = fs::remove_file(&paths.cert);
+        let _ = fs::remove_file(&paths.bundle);
+        let key = Self::load_or_create(paths)?;
+        let bundle = format!("{}{old_cert}", key.cert_pem);
+        write_atomically(&paths.bundle, bundle.as_bytes(), 0o644)?;
+        Ok(key)
+    }
+
     /// PKCS#8 PEM of the private key, for the JWT signer.
     pub fn private_key_pem(&self) -> &str {
         &self.pkcs8_pem
+    }
+
+    /// PKCS#8 DER of the private key, for [`crate::token::TokenSigner`].
+    pub fn private_key_der(&self) -> &[u8] {
+        &self.pkcs8_der
+    }
+
+    /// DER SubjectPublicKeyInfo of the public key.
+    pub fn public_key_der(&self) -> &[u8] {
+        &self.public_key_der
     }
 
     pub fn certificate_pem(&self) -> &str {
@@ -107,6 +150,15 @@ impl SigningKey {
     /// The `kid` distribution 2.x expects with a `rootcertbundle`.
     pub fn kid_libtrust(&self) -> &str {
         &self.kid_libtrust
+    }
+}
+
+/// Shows the key id only: the private key must never reach a log line.
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid_libtrust", &self.kid_libtrust)
+            .finish_non_exhaustive()
     }
 }
 
@@ -193,6 +245,28 @@ mod tests {
         assert_eq!(first.certificate_pem(), second.certificate_pem());
         let mode = fs::metadata(&paths.key).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn rotation_signs_with_a_new_key_and_keeps_trusting_the_old_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = SigningPaths::in_dir(dir.path());
+        let first = SigningKey::load_or_create(&paths).unwrap();
+        let second = SigningKey::rotate(&paths).unwrap();
+        assert_ne!(first.kid_libtrust(), second.kid_libtrust());
+        let bundle = fs::read_to_string(&paths.bundle).unwrap();
+        assert!(bundle.starts_with(second.certificate_pem()));
+        assert!(bundle.contains(first.certificate_pem()));
+        // The next start loads the new key.
+        let loaded = SigningKey::load_or_create(&paths).unwrap();
+        assert_eq!(loaded.kid_libtrust(), second.kid_libtrust());
+        // A second rotation drops the oldest certificate.
+        let third = SigningKey::rotate(&paths).unwrap();
+        let bundle = fs::read_to_string(&paths.bundle).unwrap();
+        assert!(
+            bundle.contains(third.certificate_pem()) && bundle.contains(second.certificate_pem())
+        );
+        assert!(!bundle.contains(first.certificate_pem()));
     }
 
     #[test]

@@ -3,10 +3,21 @@
 //! Architecture invariant: only this crate depends on sqlx; every other crate
 //! sees typed functions and the [`Store`] handle.
 
+mod catalog;
+mod credentials;
 mod events;
 mod meta;
+mod namespaces;
+pub mod secret;
+mod teams;
+mod users;
 
+pub use catalog::{Registry, Repository, Tag};
+pub use credentials::{ApplicationToken, RefreshToken, MAX_APPLICATION_TOKENS};
 pub use events::StoredEvent;
+pub use namespaces::{Namespace, NamespaceUpdate};
+pub use teams::{Team, TeamMember};
+pub use users::{NewUser, PasswordLogin, User, UserUpdate, LOCK_MINUTES, MAX_FAILED_LOGINS};
 
 /// How to reach a Postgres server. An alias, so that callers above the store
 /// name no sqlx type and need no sqlx dependency.
@@ -31,6 +42,28 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database query failed: {0}")]
     Query(#[from] sqlx::Error),
+    /// A unique value is taken; the payload names the field for the client.
+    #[error("{0} has already been taken")]
+    Conflict(&'static str),
+    /// A rule of the model would break (limit reached, last owner).
+    #[error("{0}")]
+    Rule(&'static str),
+    #[error("no such record")]
+    NotFound,
+    #[error("cannot hash a credential: {0}")]
+    Credential(String),
+}
+
+impl StoreError {
+    /// Maps a unique violation to [`StoreError::Conflict`] on `field`.
+    pub(crate) fn conflict_or(e: sqlx::Error, field: &'static str) -> Self {
+        match &e {
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => {
+                Self::Conflict(field)
+            }
+            _ => Self::Query(e),
+        }
+    }
 }
 
 /// Handle to berth's metadata database. Cheap to clone.

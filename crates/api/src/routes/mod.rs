@@ -1,7 +1,9 @@
 //! Route table of the main listener. One module per resource.
 
 mod health;
+pub(crate) mod portus;
 mod registry_events;
+mod token;
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -13,5 +15,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
         .route("/v2/webhooks/events", post(registry_events::receive))
+        .route("/v2/token", get(token::get).post(token::post))
+        .merge(portus::router())
         .with_state(state)
 }

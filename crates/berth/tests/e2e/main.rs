@@ -1,7 +1,13 @@
 //! End-to-end tests of the `berth` binary against real Postgres, registry
 //! and Docker. Each test starts its own berth on its own data dir and ports.
 
+mod cli_api;
 mod common;
+mod docker_cli;
 mod failures;
 mod lifecycle;
+mod portus;
+mod portus_api;
+mod registry_auth;
 mod surface;
+mod token_endpoint;

@@ -1,0 +1,98 @@
+//! `_ping`, `health`, `version`, `registries` and the OpenAPI document.
+
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use berth_authz::portus_api::ApiGrant;
+
+use super::entities::RegistryEntity;
+use super::grants::portus_routes;
+use super::{json, ApiResult, Ctx};
+
+pub(super) async fn ping(_ctx: Ctx) -> ApiResult {
+    Ok(StatusCode::OK.into_response())
+}
+
+/// Portus's health shape: one entry per component with `msg` and `success`;
+/// 503 when any fails.
+pub(super) async fn health(ctx: Ctx) -> ApiResult {
+    let database = ctx.store().ping().await.is_ok();
+    let inner = &ctx.state.inner;
+    let registry = matches!(
+        berth_registry::probe::challenge(&inner.http, &inner.registry_url).await,
+        Ok(c) if c.status == 401 || c.status == 200
+    );
+    let status = if database && registry {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let entry = |ok: bool, name: &str| serde_json::json!({"msg": format!("{name} is {}", if ok { "reachable" } else { "unreachable" }), "success": ok});
+    json(
+        status,
+        serde_json::json!({"database": entry(database, "database"), "registry": entry(registry, "registry")}),
+    )
+}
+
+pub(super) async fn version(_ctx: Ctx) -> ApiResult {
+    json(
+        StatusCode::OK,
+        serde_json::json!({"api-versions": ["v1"], "git": null, "version": env!("CARGO_PKG_VERSION")}),
+    )
+}
+
+pub(super) async fn registries(ctx: Ctx) -> ApiResult {
+    let out: Vec<RegistryEntity> = ctx
+        .store()
+        .registries()
+        .await?
+        .iter()
+        .map(RegistryEntity::from)
+        .collect();
+    json(StatusCode::OK, out)
+}
+
+/// An OpenAPI 3.0 document generated from the route table, so it cannot
+/// drift from what is served: paths, methods, summaries, and who may call.
+pub(super) async fn openapi(_ctx: Ctx) -> ApiResult {
+    json(StatusCode::OK, openapi_document())
+}
+
+pub fn openapi_document() -> serde_json::Value {
+    let mut paths = serde_json::Map::new();
+    for spec in portus_routes() {
+        let params: Vec<serde_json::Value> = spec
+            .path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+            .map(|name| serde_json::json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        let open = matches!(spec.grant, ApiGrant::Anyone | ApiGrant::Bootstrap);
+        let mut op = serde_json::json!({
+            "summary": spec.summary,
+            "description": format!("requires: {:?}", spec.grant),
+            "parameters": params,
+            "responses": {
+                "200": {"description": "success"},
+                "401": {"description": "missing or bad credentials", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "403": {"description": "not allowed", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+            }
+        });
+        if open {
+            op["security"] = serde_json::json!([]);
+        }
+        let entry = paths
+            .entry(spec.path.to_owned())
+            .or_insert_with(|| serde_json::json!({}));
+        entry[spec.method.to_ascii_lowercase()] = op;
+    }
+    serde_json::json!({
+        "openapi": "3.0.3",
+        "info": {"title": "berth Portus API v1", "version": env!("CARGO_PKG_VERSION")},
+        "paths": paths,
+        "security": [{"portusAuth": []}],
+        "components": {
+            "securitySchemes": {"portusAuth": {"type": "apiKey", "in": "header", "name": "Portus-Auth", "description": "<username>:<application token>"}},
+            "schemas": {"Error": {"type": "object", "properties": {"message": {}}}}
+        }
+    })
+}

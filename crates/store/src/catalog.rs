@@ -1,0 +1,155 @@
+//! Repositories, tags and the registry row: what the registry holds, as the
+//! API reads it. The sync (issue 5) writes repositories and tags.
+
+use chrono::{DateTime, Utc};
+
+use crate::{Store, StoreError};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Registry {
+    pub id: i64,
+    pub name: String,
+    pub hostname: String,
+    pub external_hostname: Option<String>,
+    pub use_ssl: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Repository {
+    pub id: i64,
+    pub name: String,
+    pub namespace_id: i64,
+    /// `None` for the global namespace.
+    pub namespace_name: Option<String>,
+    pub description: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub tags_count: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Tag {
+    pub id: i64,
+    pub repository_id: i64,
+    pub name: String,
+    pub digest: String,
+    pub image_id: Option<String>,
+    pub size: Option<i64>,
+    pub author_id: Option<i64>,
+    pub author_name: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const REPO_COLUMNS: &str = "r.id, r.name, r.namespace_id, n.name AS namespace_name, r.description, \
+    r.created_at, r.updated_at, (SELECT count(*) FROM tags g WHERE g.repository_id = r.id) AS tags_count";
+
+const TAG_COLUMNS: &str =
+    "g.id, g.repository_id, g.name, g.digest, g.image_id, g.size, g.author_id, \
+    u.username AS author_name, g.created_at, g.updated_at";
+
+impl Store {
+    /// Records the registry berth fronts, replacing the row of the same name.
+    pub async fn upsert_registry(
+        &self,
+        name: &str,
+        hostname: &str,
+        use_ssl: bool,
+    ) -> Result<Registry, StoreError> {
+        Ok(sqlx::query_as(
+            "INSERT INTO registries (name, hostname, use_ssl) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET hostname = $2, use_ssl = $3, updated_at = now() \
+             RETURNING id, name, hostname, external_hostname, use_ssl, created_at, updated_at",
+        )
+        .bind(name)
+        .bind(hostname)
+        .bind(use_ssl)
+        .fetch_one(self.pool())
+        .await?)
+    }
+
+    pub async fn registries(&self) -> Result<Vec<Registry>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT id, name, hostname, external_hostname, use_ssl, created_at, updated_at \
+             FROM registries ORDER BY id",
+        )
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Repositories, all or those of one namespace.
+    pub async fn repositories(
+        &self,
+        namespace_id: Option<i64>,
+    ) -> Result<Vec<Repository>, StoreError> {
+        let sql = format!(
+            "SELECT {REPO_COLUMNS} FROM repositories r JOIN namespaces n ON n.id = r.namespace_id \
+             WHERE $1::BIGINT IS NULL OR r.namespace_id = $1 ORDER BY r.id"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(namespace_id)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    pub async fn repository(&self, id: i64) -> Result<Option<Repository>, StoreError> {
+        let sql = format!(
+            "SELECT {REPO_COLUMNS} FROM repositories r JOIN namespaces n ON n.id = r.namespace_id WHERE r.id = $1"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// Records a repository (used by the sync and by tests).
+    pub async fn upsert_repository(
+        &self,
+        namespace_id: i64,
+        name: &str,
+    ) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO repositories (namespace_id, name) VALUES ($1, $2) \
+             ON CONFLICT (namespace_id, name) DO UPDATE SET updated_at = now() RETURNING id",
+        )
+        .bind(namespace_id)
+        .bind(name)
+        .fetch_one(self.pool())
+        .await?)
+    }
+
+    pub async fn update_repository_description(
+        &self,
+        id: i64,
+        description: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE repositories SET description = $2, updated_at = now() WHERE id = $1")
+            .bind(id)
+            .bind(description)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Tags, all or those of one repository.
+    pub async fn tags(&self, repository_id: Option<i64>) -> Result<Vec<Tag>, StoreError> {
+        let sql = format!(
+            "SELECT {TAG_COLUMNS} FROM tags g LEFT JOIN users u ON u.id = g.author_id \
+             WHERE $1::BIGINT IS NULL OR g.repository_id = $1 ORDER BY g.id"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(repository_id)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    pub async fn tag(&self, id: i64) -> Result<Option<Tag>, StoreError> {
+        let sql = format!("SELECT {TAG_COLUMNS} FROM tags g LEFT JOIN users u ON u.id = g.author_id WHERE g.id = $1");
+        Ok(sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+}

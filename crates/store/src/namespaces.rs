@@ -1,0 +1,212 @@
+//! Namespaces (owned by a team, with a visibility) and the facts the
+//! registry policy needs about them.
+
+use std::collections::HashMap;
+
+use berth_authz::policy::{NamespaceFacts, NamespaceKind, Visibility};
+use chrono::{DateTime, Utc};
+
+use crate::teams::parse_role;
+use crate::{Store, StoreError};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Namespace {
+    pub id: i64,
+    /// `None` for the global namespace.
+    pub name: Option<String>,
+    pub team_id: i64,
+    pub team_name: String,
+    /// `global`, `personal` or `team` (checked by the schema).
+    pub kind: String,
+    /// `private`, `protected` or `public` (checked by the schema).
+    pub visibility: String,
+    pub description: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub repositories_count: i64,
+}
+
+/// Changes to a namespace; `None` keeps the field.
+#[derive(Debug, Clone, Default)]
+pub struct NamespaceUpdate {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub team_id: Option<i64>,
+    pub visibility: Option<Visibility>,
+}
+
+const NS_COLUMNS: &str = "n.id, n.name, n.team_id, t.name AS team_name, n.kind, n.visibility, \
+    n.description, n.created_at, n.updated_at, \
+    (SELECT count(*) FROM repositories r WHERE r.namespace_id = n.id) AS repositories_count";
+
+pub fn visibility_str(v: Visibility) -> &'static str {
+    match v {
+        Visibility::Private => "private",
+        Visibility::Protected => "protected",
+        Visibility::Public => "public",
+    }
+}
+
+fn parse_visibility(v: &str) -> Option<Visibility> {
+    match v {
+        "private" => Some(Visibility::Private),
+        "protected" => Some(Visibility::Protected),
+        "public" => Some(Visibility::Public),
+        _ => None,
+    }
+}
+
+fn parse_kind(k: &str) -> Option<NamespaceKind> {
+    match k {
+        "global" => Some(NamespaceKind::Global),
+        "personal" => Some(NamespaceKind::Personal),
+        "team" => Some(NamespaceKind::Team),
+        _ => None,
+    }
+}
+
+impl Namespace {
+    /// The policy facts of this namespace for a caller with `role`.
+    pub fn facts(&self, role: Option<berth_authz::policy::TeamRole>) -> Option<NamespaceFacts> {
+        Some(NamespaceFacts {
+            kind: parse_kind(&self.kind)?,
+            visibility: parse_visibility(&self.visibility)?,
+            caller_role: role,
+        })
+    }
+}
+
+impl Store {
+    /// Creates a team namespace, private unless asked otherwise.
+    pub async fn create_namespace(
+        &self,
+        name: &str,
+        team_id: i64,
+        description: Option<&str>,
+        visibility: Visibility,
+    ) -> Result<Namespace, StoreError> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO namespaces (name, team_id, kind, visibility, description) \
+             VALUES ($1, $2, 'team', $3, $4) RETURNING id",
+        )
+        .bind(name)
+        .bind(team_id)
+        .bind(visibility_str(visibility))
+        .bind(description)
+        .fetch_one(self.pool())
+        .await
+        .map_err(|e| StoreError::conflict_or(e, "name"))?;
+        self.namespace(id).await?.ok_or(StoreError::NotFound)
+    }
+
+    pub async fn namespace(&self, id: i64) -> Result<Option<Namespace>, StoreError> {
+        let sql = format!("SELECT {NS_COLUMNS} FROM namespaces n JOIN teams t ON t.id = n.team_id WHERE n.id = $1");
+        Ok(sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    pub async fn namespace_by_name(&self, name: &str) -> Result<Option<Namespace>, StoreError> {
+        let sql = format!("SELECT {NS_COLUMNS} FROM namespaces n JOIN teams t ON t.id = n.team_id WHERE n.name = $1");
+        Ok(sqlx::query_as(&sql)
+            .bind(name)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// Every namespace (the caller filters by what the policy lets it pull).
+    pub async fn namespaces(&self) -> Result<Vec<Namespace>, StoreError> {
+        let sql = format!(
+            "SELECT {NS_COLUMNS} FROM namespaces n JOIN teams t ON t.id = n.team_id ORDER BY n.id"
+        );
+        Ok(sqlx::query_as(&sql).fetch_all(self.pool()).await?)
+    }
+
+    pub async fn team_namespaces(&self, team_id: i64) -> Result<Vec<Namespace>, StoreError> {
+        let sql = format!("SELECT {NS_COLUMNS} FROM namespaces n JOIN teams t ON t.id = n.team_id WHERE n.team_id = $1 ORDER BY n.id");
+        Ok(sqlx::query_as(&sql)
+            .bind(team_id)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    /// Applies `update`. Renaming or moving a personal or the global
+    /// namespace is refused; their visibility may change.
+    pub async fn update_namespace(
+        &self,
+        id: i64,
+        update: &NamespaceUpdate,
+    ) -> Result<Option<Namespace>, StoreError> {
+        if update.name.is_some() || update.team_id.is_some() {
+            let kind: Option<String> =
+                sqlx::query_scalar("SELECT kind FROM namespaces WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(self.pool())
+                    .await?;
+            if kind.as_deref().is_some_and(|k| k != "team") {
+                return Err(StoreError::Rule(
+                    "personal and global namespaces cannot be renamed or moved",
+                ));
+            }
+        }
+        sqlx::query(
+            "UPDATE namespaces SET name = COALESCE($2, name), description = COALESCE($3, description), \
+             team_id = COALESCE($4, team_id), visibility = COALESCE($5, visibility), updated_at = now() \
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(&update.name)
+        .bind(&update.description)
+        .bind(update.team_id)
+        .bind(update.visibility.map(visibility_str))
+        .execute(self.pool())
+        .await
+        .map_err(|e| StoreError::conflict_or(e, "name"))?;
+        self.namespace(id).await
+    }
+
+    /// Deletes a team namespace; personal and global ones stay.
+    pub async fn delete_namespace(&self, id: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM namespaces WHERE id = $1 AND kind = 'team'")
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Policy facts of each named namespace (`None` key: the global one) for
+    /// `caller` (`None`: anonymous or service). One query for all; a
+    /// namespace missing from the map does not exist.
+    pub async fn namespace_facts(
+        &self,
+        caller: Option<i64>,
+        names: &[Option<&str>],
+    ) -> Result<HashMap<Option<String>, NamespaceFacts>, StoreError> {
+        let named: Vec<&str> = names.iter().flatten().copied().collect();
+        let want_global = names.iter().any(Option::is_none);
+        let rows: Vec<(Option<String>, String, String, Option<String>)> = sqlx::query_as(
+            "SELECT n.name, n.kind, n.visibility, m.role FROM namespaces n \
+             LEFT JOIN team_members m ON m.team_id = n.team_id AND m.user_id = $1 \
+             WHERE n.name = ANY($2) OR (n.kind = 'global' AND $3)",
+        )
+        .bind(caller)
+        .bind(&named)
+        .bind(want_global)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(name, kind, visibility, role)| {
+                Some((
+                    name,
+                    NamespaceFacts {
+                        kind: parse_kind(&kind)?,
+                        visibility: parse_visibility(&visibility)?,
+                        caller_role: role.as_deref().and_then(parse_role),
+                    },
+                ))
+            })
+            .collect())
+    }
+}
