@@ -267,7 +267,7 @@ async fn external_postgres_url_is_used_instead_of_the_managed_cluster() {
             "-d",
             "extdb",
             "-Atc",
-            "SELECT count(*) FROM _sqlx_migrations",
+            "SELECT count(*) FROM berth_meta WHERE key = 'instance_id'",
         ])
         .output()
         .unwrap();
