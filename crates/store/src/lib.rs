@@ -4,6 +4,7 @@
 //! sees typed functions and the [`Store`] handle.
 
 mod events;
+pub mod identity;
 mod meta;
 
 pub use events::StoredEvent;
