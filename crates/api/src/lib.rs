@@ -5,6 +5,7 @@
 //! errors through [`problem::Problem`]; internal detail never reaches a
 //! response body.
 
+mod auth;
 pub mod metrics;
 pub mod problem;
 mod routes;
@@ -12,6 +13,7 @@ mod routes;
 use std::sync::Arc;
 
 use axum::Router;
+use berth_identity::Identities;
 use berth_store::Store;
 
 pub use metrics::Metrics;
@@ -28,6 +30,9 @@ struct Inner {
     notification_secret: String,
     http: reqwest::Client,
     metrics: Metrics,
+    identities: Identities,
+    owner_token: String,
+    cookie_domain: Option<String>,
 }
 
 /// What the router needs from the process that hosts it.
@@ -38,6 +43,12 @@ pub struct ApiConfig {
     /// Bearer secret the registry presents on notifications.
     pub notification_secret: String,
     pub metrics: Metrics,
+    /// Identities, terminals, peers, and request authentication.
+    pub identities: Identities,
+    /// The owner's bearer token for `/protected` (`<data-dir>/owner.token`).
+    pub owner_token: String,
+    /// `Domain` of the terminal cookie, when it must reach app subdomains.
+    pub cookie_domain: Option<String>,
 }
 
 impl AppState {
@@ -49,6 +60,9 @@ impl AppState {
                 notification_secret: cfg.notification_secret,
                 http: reqwest::Client::new(),
                 metrics: cfg.metrics,
+                identities: cfg.identities,
+                owner_token: cfg.owner_token,
+                cookie_domain: cfg.cookie_domain,
             }),
         }
     }
@@ -59,6 +73,18 @@ impl AppState {
 
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    pub fn identities(&self) -> &Identities {
+        &self.inner.identities
+    }
+
+    pub(crate) fn owner_token(&self) -> &str {
+        &self.inner.owner_token
+    }
+
+    pub(crate) fn cookie_domain(&self) -> Option<&str> {
+        self.inner.cookie_domain.as_deref()
     }
 }
 
@@ -74,7 +100,9 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    // Connect info gives pairing its per-client rate limit.
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
 }

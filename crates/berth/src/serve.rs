@@ -20,6 +20,10 @@ use crate::postgres_cluster::ManagedPostgres;
 use crate::registry_process::ManagedRegistry;
 use crate::supervisor::{reap_stale, Supervisor};
 
+/// The domain `whoareyou` reports until the gateway brings a configured
+/// one: `*.localhost` resolves to loopback in browsers and curl.
+const LOCAL_DOMAIN: &str = "localhost";
+
 /// Name of berth's own database in the managed cluster.
 pub const META_DATABASE: &str = "berth";
 
@@ -135,11 +139,24 @@ async fn boot_and_serve(
     }
     tracing::info!(url = %cfg.registry_url(), "registry reachable");
 
+    let identities = berth_identity::Identities::open(
+        store.clone(),
+        &layout.identity_keys(),
+        LOCAL_DOMAIN.to_owned(),
+        None,
+    )
+    .await?;
+    let owner_token = layout.owner_token()?;
+    tracing::info!(token_file = %layout.owner_token_file().display(), "identity and owner token ready");
+
     let state = AppState::new(ApiConfig {
         store: store.clone(),
         registry_url: cfg.registry_url(),
         notification_secret,
         metrics,
+        identities,
+        owner_token,
+        cookie_domain: None,
     });
     tracing::info!(
         listen = %cfg.listen,

@@ -1,7 +1,13 @@
 //! Route table of the main listener. One module per resource.
 
+mod body;
 mod health;
+mod identities;
+mod identity_api;
+mod meta;
+mod peers;
 mod registry_events;
+mod terminals;
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -13,5 +19,6 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
         .route("/v2/webhooks/events", post(registry_events::receive))
+        .merge(identity_api::routes(&state))
         .with_state(state)
 }

@@ -3,5 +3,7 @@
 
 mod common;
 mod failures;
+mod identity;
 mod lifecycle;
+mod peers;
 mod surface;
