@@ -6,6 +6,7 @@
 
 use berth_store::identity::PeerRow;
 
+use crate::httpsig::{new_nonce, sign_request, SignedHeaders, Target};
 use crate::key::{identity_id, parse_identity_id, public_key_from_b64};
 use crate::{invalid, Identities, IdentityError};
 
@@ -49,6 +50,15 @@ impl Identities {
                 public_key: key.to_vec(),
             })
             .await?)
+    }
+
+    /// Signs a request to a peer as this berth's default identity, now and
+    /// with a fresh nonce: what `/internal/call_peer` adds to the request it
+    /// forwards. `None` only if there is no default identity.
+    pub fn sign_for_peer(&self, target: &Target<'_>, body: &[u8]) -> Option<SignedHeaders> {
+        let key = self.auth.default_key()?;
+        let now = chrono::Utc::now().timestamp();
+        Some(sign_request(&key, target, body, now, &new_nonce()))
     }
 
     pub async fn delete_peer(&self, id: &str) -> Result<(), IdentityError> {

@@ -5,9 +5,11 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use berth_authz::gateway::Caller;
+use berth_identity::auth::AuthError;
 use serde_json::json;
 
 use super::identities::{fail, IdentityDto};
+use crate::problem::Problem;
 use crate::AppState;
 
 pub(super) async fn whoareyou(State(state): State<AppState>) -> Response {
@@ -39,6 +41,7 @@ pub(super) async fn whoami(State(state): State<AppState>, req: Request) -> Respo
             };
             (body, o.set_cookie)
         }
+        Err(AuthError::Store(cause)) => return Problem::internal(&cause).into_response(),
         Err(e) => (
             json!({"type": "anonymous", "id": null, "name": null}),
             e.clear_cookie(state.cookie_domain()),

@@ -388,3 +388,142 @@ async fn pairing_attempts_are_rate_limited_right_or_wrong() {
     assert_eq!(r.headers()["retry-after"], "60");
     assert_problem(r, StatusCode::TOO_MANY_REQUESTS, None).await;
 }
+
+#[tokio::test]
+async fn concurrent_pairings_with_one_code_pair_exactly_one_terminal() {
+    let b = Berth::start(&bin()).await.unwrap();
+    let code: Value = pairing_code(&b, "").await.json().await.unwrap();
+    let code = code["code"].as_str().unwrap();
+    let url = b.url(&format!("/public/pair/terminal?code={code}"));
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..8 {
+        let url = url.clone();
+        set.spawn(async move {
+            let body = json!({"name": format!("device {i}")});
+            Client::new()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        });
+    }
+    let mut statuses = Vec::new();
+    while let Some(s) = set.join_next().await {
+        statuses.push(s.unwrap());
+    }
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CREATED)
+            .count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(statuses
+        .iter()
+        .all(|s| *s == StatusCode::CREATED || *s == StatusCode::FORBIDDEN));
+    let list: Value = Client::new()
+        .get(b.url("/protected/terminals"))
+        .bearer_auth(owner_token(&b))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_identity_and_terminal_cookies_survive_a_restart() {
+    let mut b = Berth::start(&bin()).await.unwrap();
+    let before: Value = Client::new()
+        .get(b.url("/public/meta/whoareyou"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let cookie = paired_cookie(&b, "keeper").await;
+    b.restart().await.unwrap();
+    let after: Value = Client::new()
+        .get(b.url("/public/meta/whoareyou"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(before["id"], after["id"]);
+    let r = get_with_cookie(&b, "/protected/terminals", &cookie).await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn old_cookies_are_renewed_and_expired_ones_refused() {
+    use berth_identity::cookie::{TerminalToken, TOKEN_LIFETIME_SECS};
+    let b = Berth::start(&bin()).await.unwrap();
+    let cookie = paired_cookie(&b, "old laptop").await;
+    let me: Value = get_with_cookie(&b, "/public/meta/whoami", &cookie)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let terminal = me["id"].as_str().unwrap();
+    let identity: Value = Client::new()
+        .get(b.url("/public/meta/whoareyou"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = berth_identity::keystore::KeyStore::open(&b.data_dir().join("secrets/identities"))
+        .unwrap()
+        .load(identity["id"].as_str().unwrap())
+        .unwrap();
+    let now = chrono::Utc::now().timestamp();
+
+    // A fresh cookie is not renewed.
+    let r = get_with_cookie(&b, "/protected/terminals", &cookie).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers().get("set-cookie").is_none());
+
+    // Past half its life it is, with a fresh token for the same terminal.
+    let old = TerminalToken::issue(&key, terminal, now - TOKEN_LIFETIME_SECS / 2 - 60);
+    let r = get_with_cookie(&b, "/protected/terminals", &format!("berth_terminal={old}")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let renewed = r.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        renewed.starts_with("berth_terminal=v1.") && !renewed.contains(&old),
+        "{renewed}"
+    );
+    assert!(renewed.contains(terminal));
+
+    // Past its life it is refused and cleared.
+    let expired = TerminalToken::issue(&key, terminal, now - TOKEN_LIFETIME_SECS - 60);
+    let r = get_with_cookie(
+        &b,
+        "/protected/terminals",
+        &format!("berth_terminal={expired}"),
+    )
+    .await;
+    assert!(r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
+    assert_problem(r, StatusCode::UNAUTHORIZED, None).await;
+
+    // A token for a terminal that never existed, signed by the right key.
+    let ghost = TerminalToken::issue(&key, "0123456789abcdef0123456789abcdef", now);
+    let r = get_with_cookie(
+        &b,
+        "/protected/terminals",
+        &format!("berth_terminal={ghost}"),
+    )
+    .await;
+    assert_problem(r, StatusCode::UNAUTHORIZED, None).await;
+}
