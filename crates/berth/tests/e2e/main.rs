@@ -6,4 +6,5 @@ mod failures;
 mod identity;
 mod lifecycle;
 mod peers;
+mod route_guards;
 mod surface;
