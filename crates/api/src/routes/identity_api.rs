@@ -35,6 +35,7 @@ pub(super) fn routes(state: &AppState) -> Router<AppState> {
         )
         .route("/protected/terminals/name/{name}", get(terminals::by_name))
         .route("/protected/peers", get(peers::list).put(peers::put))
+        .route("/protected/peers/probe", post(peers::probe))
         .route(
             "/protected/peers/{id}",
             get(peers::get).delete(peers::delete),

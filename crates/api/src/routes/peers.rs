@@ -1,5 +1,6 @@
-//! `/protected/peers` (owner only) and `/peer/whoami`, the smallest route
-//! that a signed request from a known peer may reach.
+//! `/protected/peers` (owner only), the owner's signed probe of another
+//! berth, and `/peer/whoami`, the smallest route that a signed request from
+//! a known peer may reach.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -9,7 +10,10 @@ use berth_store::identity::PeerRow;
 use serde::{Deserialize, Serialize};
 
 use super::identities::fail;
+use berth_identity::httpsig::Target;
+
 use crate::auth::PeerCaller;
+use crate::problem::Problem;
 use crate::AppState;
 
 #[derive(Serialize)]
@@ -90,4 +94,64 @@ pub(super) async fn whoami(
         "body_bytes": body.len(),
     }))
     .into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProbeBody {
+    url: String,
+}
+
+/// Makes a signed `GET <url>/peer/whoami` to another berth as this one, and
+/// answers with what it said: the owner's check that a peering works both
+/// ways, and the outgoing half of peer calls.
+pub(super) async fn probe(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
+    let b: ProbeBody = match super::body::json(&body) {
+        Ok(b) => b,
+        Err(p) => return p.into_response(),
+    };
+    let Some(authority) = b
+        .url
+        .strip_prefix("http://")
+        .or_else(|| b.url.strip_prefix("https://"))
+        .filter(|a| !a.is_empty() && !a.contains(['/', '?', '#', '@']))
+    else {
+        return Problem::bad_request("`url` must be `http://host[:port]` or `https://host[:port]`")
+            .with_field("/url")
+            .into_response();
+    };
+    let target = Target {
+        method: "GET",
+        authority,
+        path: "/peer/whoami",
+        query: None,
+    };
+    let Some(h) = state.identities().sign_for_peer(&target, b"") else {
+        return Problem::internal(&"no default identity").into_response();
+    };
+    let sent = state
+        .inner
+        .http
+        .get(format!("{}/peer/whoami", b.url))
+        .header("signature-input", h.signature_input)
+        .header("signature", h.signature)
+        .header("content-digest", h.content_digest)
+        .timeout(std::time::Duration::from_secs(10))
+        .send()
+        .await;
+    let r = match sent {
+        Ok(r) => r,
+        Err(e) => {
+            return Problem::new(
+                StatusCode::BAD_GATEWAY,
+                "bad gateway",
+                format!("the peer did not answer: {e}"),
+            )
+            .with_field("/url")
+            .into_response()
+        }
+    };
+    let status = r.status().as_u16();
+    let answer: serde_json::Value = r.json().await.unwrap_or(serde_json::Value::Null);
+    Json(serde_json::json!({"status": status, "body": answer})).into_response()
 }

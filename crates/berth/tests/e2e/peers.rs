@@ -95,7 +95,23 @@ async fn peers_accept_signed_requests_and_refuse_forgeries_and_replays() {
         .unwrap();
     assert_eq!(listed[0]["id"], b_id["id"]);
 
-    // B signs with its own identity key, as B's data dir holds it.
+    // B itself calls A, signing as its default identity.
+    let probe = |from: &Berth, to: &Berth| {
+        Client::new()
+            .post(from.url("/protected/peers/probe"))
+            .bearer_auth(owner_token(from))
+            .json(&json!({"url": to.url("")}))
+            .send()
+    };
+    let answer: Value = probe(&b, &a).await.unwrap().json().await.unwrap();
+    assert_eq!(answer["status"], 200, "{answer}");
+    assert_eq!(answer["body"]["id"], b_id["id"]);
+    assert_eq!(answer["body"]["name"], "bob");
+    let answer: Value = probe(&a, &b).await.unwrap().json().await.unwrap();
+    assert_eq!(answer["body"]["name"], "alice", "{answer}");
+
+    // The test signs as B too, with the key B's data dir holds, to forge
+    // what B's code never would.
     let b_key = KeyStore::open(&b.data_dir().join("secrets/identities"))
         .unwrap()
         .load(b_id["id"].as_str().unwrap())
@@ -182,4 +198,6 @@ async fn peers_accept_signed_requests_and_refuse_forgeries_and_replays() {
     assert_eq!(del.status(), StatusCode::NO_CONTENT);
     let h = sign(&b_key, &a, body, now());
     assert_eq!(send(&a, &h, body).await.status(), StatusCode::UNAUTHORIZED);
+    let answer: Value = probe(&b, &a).await.unwrap().json().await.unwrap();
+    assert_eq!(answer["status"], 401, "{answer}");
 }

@@ -24,6 +24,7 @@ const OWNER_ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/protected/terminals/id/x"),
     ("GET", "/protected/terminals/name/x"),
     ("GET", "/protected/peers"),
+    ("POST", "/protected/peers/probe"),
     ("PUT", "/protected/peers"),
     ("GET", "/protected/peers/x"),
     ("DELETE", "/protected/peers/x"),
