@@ -16,7 +16,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use berth_authz::gateway::Caller;
-use berth_identity::auth::{AuthError, AuthOutcome, RequestHead};
+use berth_identity::auth::{AuthError, AuthOutcome};
 
 use crate::problem::Problem;
 use crate::AppState;
@@ -25,49 +25,20 @@ use crate::AppState;
 /// it is buffered to check its digest.
 const MAX_PEER_BODY: usize = 1024 * 1024;
 
-/// The one value of header `name`; an error when it is sent twice.
-fn single<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, Problem> {
-    let mut values = headers.get_all(name).iter();
-    let first = values.next();
-    if values.next().is_some() {
-        return Err(
-            Problem::bad_request(format!("header `{name}` is sent more than once"))
-                .with_field(name),
-        );
-    }
-    first.map(|v| v.to_str()).transpose().map_err(|_| {
-        Problem::bad_request(format!("header `{name}` is not visible ASCII")).with_field(name)
-    })
-}
-
-/// Runs `authenticate` on a request's head.
-/// Takes the head's parts, not the request: a body is not `Sync`.
+/// Runs `authenticate` on a request's head. Takes the head's parts, not
+/// the request: a body is not `Sync`.
 pub(crate) async fn authenticate(
     state: &AppState,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
 ) -> Result<Result<AuthOutcome, AuthError>, Problem> {
-    let cookies: Vec<&str> = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    let cookie = (!cookies.is_empty()).then(|| cookies.join("; "));
-    let authority = single(headers, "host")?
-        .or_else(|| uri.authority().map(|a| a.as_str()))
-        .unwrap_or("");
-    let head = RequestHead {
-        method: method.as_str(),
-        authority,
-        path: uri.path(),
-        query: uri.query(),
-        cookie: cookie.as_deref(),
-        signature_input: single(headers, "signature-input")?,
-        signature: single(headers, "signature")?,
-        content_digest: single(headers, "content-digest")?,
-    };
-    Ok(state.identities().authenticator().authenticate(&head).await)
+    state
+        .identities()
+        .authenticator()
+        .authenticate_http(method, uri, headers)
+        .await
+        .map_err(|e| Problem::bad_request(e.to_string()).with_field(e.header()))
 }
 
 /// 401 for refused credentials, removing a refused cookie.
@@ -97,9 +68,15 @@ pub(crate) async fn owner_only(
     req: Request,
     next: Next,
 ) -> Response {
-    match single(req.headers(), "authorization") {
-        Err(p) => return p.into_response(),
-        Ok(Some(auth)) => {
+    let mut auth_headers = req.headers().get_all(header::AUTHORIZATION).iter();
+    match (auth_headers.next(), auth_headers.next()) {
+        (Some(_), Some(_)) => {
+            return Problem::bad_request("header `authorization` is sent more than once")
+                .with_field("authorization")
+                .into_response()
+        }
+        (Some(auth), None) => {
+            let auth = auth.to_str().unwrap_or("");
             let token = auth.strip_prefix("Bearer ").unwrap_or("");
             return if !token.is_empty()
                 && constant_time_eq::constant_time_eq(
@@ -111,7 +88,7 @@ pub(crate) async fn owner_only(
                 Problem::unauthorized("the bearer token is not the owner token").into_response()
             };
         }
-        Ok(None) => {}
+        (None, _) => {}
     }
     let outcome = match authenticate(&state, req.method(), req.uri(), req.headers()).await {
         Err(p) => return p.into_response(),

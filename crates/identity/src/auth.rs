@@ -14,6 +14,9 @@
 //!   the caller may carry on as anonymous; otherwise answer 401, and for a
 //!   cookie error send [`AuthError::clear_cookie`] so the browser forgets it.
 //!
+//! [`Authenticator::authenticate_http`] does the same from an `http`
+//! request head, reading headers as berth's API does; the gateway calls that.
+//!
 //! The hot path is cheap: the cookie's Ed25519 signature is checked in
 //! memory first, so forged cookies never reach the database; a genuine one
 //! costs one query (which also records `last_connection`) at most every
@@ -32,6 +35,10 @@ use crate::cookie::{self, TerminalToken, TokenError, UnverifiedToken};
 use crate::httpsig::{self, BodyDigest, SignatureError, SignatureHeaders, Target};
 use crate::key::{short_id, IdentityKey};
 use crate::replay::NonceCache;
+
+mod http_head;
+
+pub use http_head::HeadError;
 
 /// How long a terminal found in the database is trusted without asking again.
 pub const TERMINAL_CACHE_SECS: u64 = 5;

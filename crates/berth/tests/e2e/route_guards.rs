@@ -96,4 +96,16 @@ async fn every_owner_route_refuses_strangers_and_peers() {
         .await
         .unwrap();
     assert_eq!(owner.status(), StatusCode::UNAUTHORIZED);
+
+    // A signature header sent twice: which copy was signed is a guess.
+    let twice = c
+        .get(b.url("/peer/whoami"))
+        .header("signature", "sig1=:AA==:")
+        .header("signature", "sig1=:AA==:")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(twice.status(), StatusCode::BAD_REQUEST);
+    let problem: serde_json::Value = twice.json().await.unwrap();
+    assert_eq!(problem["field"], "signature");
 }
