@@ -32,9 +32,8 @@ use berth_authz::gateway::Caller;
 use berth_store::{Store, StoreError};
 
 use crate::cookie::{self, TerminalToken, TokenError, UnverifiedToken};
-use crate::httpsig::{self, BodyDigest, SignatureError, SignatureHeaders, Target};
+use crate::httpsig::{self, BodyDigest, SignatureError, SignatureHeaders, Target, MAX_SKEW_SECS};
 use crate::key::{short_id, IdentityKey};
-use crate::replay::NonceCache;
 
 mod http_head;
 
@@ -104,7 +103,6 @@ struct Inner {
     store: Store,
     keys: RwLock<KeyRing>,
     terminals: Mutex<HashMap<String, CachedTerminal>>,
-    nonces: Mutex<NonceCache>,
     cookie_domain: Option<String>,
 }
 
@@ -130,7 +128,6 @@ impl Authenticator {
                 store,
                 keys: RwLock::new(KeyRing::default()),
                 terminals: Mutex::new(HashMap::new()),
-                nonces: Mutex::new(NonceCache::default()),
                 cookie_domain,
             }),
         }
@@ -326,13 +323,13 @@ impl Authenticator {
         let now = unix_now();
         parsed.verify(&key, now)?;
         // Only a verified signature may take a nonce, or anyone could burn
-        // a peer's nonces in advance.
+        // a peer's nonces in advance. The database remembers it until the
+        // signature's window closes, across restarts.
         let first = self
             .inner
-            .nonces
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .first_use(&parsed.keyid, &parsed.nonce, parsed.created, now);
+            .store
+            .first_use_of_nonce(&parsed.keyid, &parsed.nonce, parsed.created + MAX_SKEW_SECS)
+            .await?;
         if !first {
             return Err(SignatureError::Replayed.into());
         }

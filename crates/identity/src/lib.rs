@@ -1,9 +1,9 @@
 //! berth's identities, paired terminals and peers, and the authentication
 //! of requests that the gateway and the core API share.
 //!
-//! - [`key`], [`cookie`], [`pairing`], [`httpsig`], [`replay`]: pure logic
-//!   (ids, the terminal token, pairing codes and limits, peer signatures,
-//!   the nonce cache), tested without any service.
+//! - [`key`], [`cookie`], [`pairing`], [`httpsig`]: pure logic (ids, the
+//!   terminal token, pairing codes and limits, peer signatures), tested
+//!   without any service.
 //! - [`keystore`]: private keys on disk, 0600.
 //! - [`Identities`]: the service behind the `/protected/identities`,
 //!   `/protected/terminals`, `/protected/peers` and pairing routes.
@@ -20,7 +20,6 @@ pub mod key;
 pub mod keystore;
 pub mod pairing;
 mod peers;
-pub mod replay;
 mod terminals;
 
 use std::path::Path;

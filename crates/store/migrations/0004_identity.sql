@@ -41,3 +41,14 @@ CREATE TABLE peers (
     public_key BYTEA NOT NULL,
     created_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
+
+-- Nonces of accepted peer signatures, kept until their signature's window
+-- closes: a replay is refused even across a restart of berth.
+CREATE TABLE peer_nonces (
+    key_id       TEXT NOT NULL,
+    nonce        TEXT NOT NULL,
+    forget_after TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (key_id, nonce)
+);
+
+CREATE INDEX peer_nonces_forget_after ON peer_nonces (forget_after);

@@ -1,4 +1,5 @@
-//! Rows of identities, terminals, pairing codes and peers (migration 0004).
+//! Rows of identities, terminals, pairing codes, peers and peer nonces
+//! (migration 0004).
 //!
 //! Only metadata and public keys live here; private keys stay in files. The
 //! one-time use of a pairing code is a single conditional `UPDATE` inside the
@@ -315,6 +316,32 @@ impl Store {
         .fetch_one(self.pool())
         .await?;
         Ok(row)
+    }
+
+    /// Records a peer signature's nonce; false when it was recorded before
+    /// and is still inside its window (a replay). Expired nonces are dropped
+    /// on the way, so the table holds about two minutes of traffic.
+    pub async fn first_use_of_nonce(
+        &self,
+        key_id: &str,
+        nonce: &str,
+        forget_after_unix: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("DELETE FROM peer_nonces WHERE forget_after < now()")
+            .execute(&mut *tx)
+            .await?;
+        let r = sqlx::query(
+            "INSERT INTO peer_nonces (key_id, nonce, forget_after) \
+             VALUES ($1, $2, to_timestamp($3)) ON CONFLICT DO NOTHING",
+        )
+        .bind(key_id)
+        .bind(nonce)
+        .bind(forget_after_unix as f64)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(r.rows_affected() == 1)
     }
 
     pub async fn delete_peer(&self, id: &str) -> Result<bool, StoreError> {

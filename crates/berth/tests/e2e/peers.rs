@@ -69,11 +69,22 @@ async fn send(to: &Berth, h: &SignedHeaders, body: &'static [u8]) -> reqwest::Re
         .unwrap()
 }
 
+/// Asserts a 401 problem whose detail names why.
+async fn refused(r: reqwest::Response, why: &str) {
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let p: Value = r.json().await.unwrap();
+    assert!(
+        p["detail"].as_str().unwrap().contains(why),
+        "want `{why}`: {p}"
+    );
+}
+
 #[tokio::test]
 async fn peers_accept_signed_requests_and_refuse_forgeries_and_replays() {
     let bin = bin();
     let (a, b) = tokio::join!(Berth::start(&bin), Berth::start(&bin));
-    let (a, b) = (a.unwrap(), b.unwrap());
+    let (mut a, b) = (a.unwrap(), b.unwrap());
     let (a_id, b_id) = (whoareyou(&a).await, whoareyou(&b).await);
 
     // An id that is not the hash of the key is refused.
@@ -125,8 +136,10 @@ async fn peers_accept_signed_requests_and_refuse_forgeries_and_replays() {
     assert_eq!(who["id"], b_id["id"]);
     assert_eq!(who["name"], "bob");
 
-    // The same request again is a replay.
-    assert_eq!(send(&a, &h, body).await.status(), StatusCode::UNAUTHORIZED);
+    // The same request again is a replay, even after A restarts.
+    refused(send(&a, &h, body).await, "replay").await;
+    a.restart().await.unwrap();
+    refused(send(&a, &h, body).await, "replay").await;
 
     // A signature with one byte changed.
     let mut bad = sign(&b_key, &a, body, now());
@@ -138,26 +151,20 @@ async fn peers_accept_signed_requests_and_refuse_forgeries_and_replays() {
     let (first, rest) = sig_b64.split_at(1);
     let flipped = format!("{}{rest}", if first == "A" { "B" } else { "A" });
     bad.signature = format!("sig1=:{flipped}:");
-    assert_eq!(
-        send(&a, &bad, body).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
+    refused(send(&a, &bad, body).await, "does not verify").await;
 
     // A body other than the one signed.
     let h = sign(&b_key, &a, body, now());
-    assert_eq!(
-        send(&a, &h, br#"{"hello":"b"}"#).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
+    refused(send(&a, &h, br#"{"hello":"b"}"#).await, "Content-Digest").await;
 
     // A key A does not know.
     let stranger = IdentityKey::generate();
     let h = sign(&stranger, &a, body, now());
-    assert_eq!(send(&a, &h, body).await.status(), StatusCode::UNAUTHORIZED);
+    refused(send(&a, &h, body).await, "not a known peer").await;
 
     // A `created` outside the window.
     let h = sign(&b_key, &a, body, now() - 300);
-    assert_eq!(send(&a, &h, body).await.status(), StatusCode::UNAUTHORIZED);
+    refused(send(&a, &h, body).await, "away from now").await;
 
     // No signature at all, and a signed peer on the owner's routes.
     let anon = Client::new()
@@ -197,7 +204,7 @@ async fn peers_accept_signed_requests_and_refuse_forgeries_and_replays() {
         .unwrap();
     assert_eq!(del.status(), StatusCode::NO_CONTENT);
     let h = sign(&b_key, &a, body, now());
-    assert_eq!(send(&a, &h, body).await.status(), StatusCode::UNAUTHORIZED);
+    refused(send(&a, &h, body).await, "not a known peer").await;
     let answer: Value = probe(&b, &a).await.unwrap().json().await.unwrap();
     assert_eq!(answer["status"], 401, "{answer}");
 }
