@@ -32,7 +32,6 @@ struct Inner {
     metrics: Metrics,
     identities: Identities,
     owner_token: String,
-    cookie_domain: Option<String>,
 }
 
 /// What the router needs from the process that hosts it.
@@ -47,8 +46,6 @@ pub struct ApiConfig {
     pub identities: Identities,
     /// The owner's bearer token for `/protected` (`<data-dir>/owner.token`).
     pub owner_token: String,
-    /// `Domain` of the terminal cookie, when it must reach app subdomains.
-    pub cookie_domain: Option<String>,
 }
 
 impl AppState {
@@ -62,7 +59,6 @@ impl AppState {
                 metrics: cfg.metrics,
                 identities: cfg.identities,
                 owner_token: cfg.owner_token,
-                cookie_domain: cfg.cookie_domain,
             }),
         }
     }
@@ -84,7 +80,7 @@ impl AppState {
     }
 
     pub(crate) fn cookie_domain(&self) -> Option<&str> {
-        self.inner.cookie_domain.as_deref()
+        self.inner.identities.authenticator().cookie_domain()
     }
 }
 

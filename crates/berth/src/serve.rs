@@ -156,7 +156,6 @@ async fn boot_and_serve(
         metrics,
         identities,
         owner_token,
-        cookie_domain: None,
     });
     tracing::info!(
         listen = %cfg.listen,

@@ -133,6 +133,11 @@ impl Authenticator {
         }
     }
 
+    /// The terminal cookie's `Domain`, for [`AuthError::clear_cookie`].
+    pub fn cookie_domain(&self) -> Option<&str> {
+        self.inner.cookie_domain.as_deref()
+    }
+
     /// Adds an identity key; `default` makes it the one that signs cookies.
     pub(crate) fn add_key(&self, key: Arc<IdentityKey>, default: bool) {
         let mut ring = self
