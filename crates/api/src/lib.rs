@@ -7,6 +7,7 @@
 
 mod auth;
 pub mod metrics;
+mod owner_auth;
 pub mod problem;
 mod routes;
 
@@ -14,6 +15,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use berth_authz::policy::PolicySettings;
+use berth_identity::Identities;
 use berth_registry::token::TokenSigner;
 use berth_store::Store;
 
@@ -40,6 +42,8 @@ struct Inner {
     http: reqwest::Client,
     metrics: Metrics,
     registry_auth: Option<RegistryAuth>,
+    identities: Identities,
+    owner_token: String,
 }
 
 /// What the router needs from the process that hosts it.
@@ -52,6 +56,10 @@ pub struct ApiConfig {
     pub metrics: Metrics,
     /// Token signing for `/v2/token`; `None` answers 503 there.
     pub registry_auth: Option<RegistryAuth>,
+    /// Identities, terminals, peers, and request authentication.
+    pub identities: Identities,
+    /// The owner's bearer token for `/protected` (`<data-dir>/owner.token`).
+    pub owner_token: String,
 }
 
 impl AppState {
@@ -64,6 +72,8 @@ impl AppState {
                 http: reqwest::Client::new(),
                 metrics: cfg.metrics,
                 registry_auth: cfg.registry_auth,
+                identities: cfg.identities,
+                owner_token: cfg.owner_token,
             }),
         }
     }
@@ -78,6 +88,18 @@ impl AppState {
 
     pub fn registry_auth(&self) -> Option<&RegistryAuth> {
         self.inner.registry_auth.as_ref()
+    }
+
+    pub fn identities(&self) -> &Identities {
+        &self.inner.identities
+    }
+
+    pub(crate) fn owner_token(&self) -> &str {
+        &self.inner.owner_token
+    }
+
+    pub(crate) fn cookie_domain(&self) -> Option<&str> {
+        self.inner.identities.authenticator().cookie_domain()
     }
 }
 

@@ -3,8 +3,9 @@
 //! ```text
 //! <data-dir>/
 //!   berth.lock            flock held by the running berth (one per data dir)
-//!   owner.token           (later) the owner's API token, 0600
+//!   owner.token           the owner's API token, 0600
 //!   secrets/              0700: generated secrets
+//!   secrets/identities/   0700: identity keys, one 0600 file each
 //!   keys/                 token signing key (0600) and certificates
 //!   postgres/             the managed cluster (owned by the postgres user)
 //!   registry/config.yml   generated on every start, 0600
@@ -57,6 +58,12 @@ impl Layout {
     }
     pub fn secrets(&self) -> PathBuf {
         self.root.join("secrets")
+    }
+    pub fn identity_keys(&self) -> PathBuf {
+        self.secrets().join("identities")
+    }
+    pub fn owner_token_file(&self) -> PathBuf {
+        self.root.join("owner.token")
     }
     pub fn keys(&self) -> PathBuf {
         self.root.join("keys")
@@ -115,7 +122,15 @@ impl Layout {
 
     /// Reads the secret `name`, generating 32 random bytes (hex) on first use.
     pub fn secret(&self, name: &str) -> Result<String, LayoutError> {
-        let path = self.secrets().join(name);
+        self.secret_at(self.secrets().join(name))
+    }
+
+    /// The owner's bearer token for `/protected`, generated on first start.
+    pub fn owner_token(&self) -> Result<String, LayoutError> {
+        self.secret_at(self.owner_token_file())
+    }
+
+    fn secret_at(&self, path: PathBuf) -> Result<String, LayoutError> {
         match fs::File::open(&path) {
             Ok(mut f) => {
                 let mut s = String::new();

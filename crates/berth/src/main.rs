@@ -6,6 +6,7 @@ mod bench;
 mod cli;
 mod config;
 mod doctor;
+mod front_door;
 mod layout;
 mod lock;
 mod postgres_cluster;

@@ -21,6 +21,9 @@ use crate::postgres_cluster::ManagedPostgres;
 use crate::registry_process::ManagedRegistry;
 use crate::supervisor::{reap_stale, Supervisor};
 
+/// The domain `whoareyou` reports until the gateway brings a configured
+/// one: `*.localhost` resolves to loopback in browsers and curl.
+
 /// Name of berth's own database in the managed cluster.
 pub const META_DATABASE: &str = "berth";
 
@@ -137,12 +140,25 @@ async fn boot_and_serve(
     }
     tracing::info!(url = %cfg.registry_url(), "registry reachable");
 
+    let identities = berth_identity::Identities::open(
+        store.clone(),
+        &layout.identity_keys(),
+        cfg.domain.clone(),
+        None,
+    )
+    .await?;
+    let owner_token = layout.owner_token()?;
+    let authenticator = identities.authenticator().clone();
+    tracing::info!(token_file = %layout.owner_token_file().display(), "identity and owner token ready");
+
     let state = AppState::new(ApiConfig {
         store: store.clone(),
         registry_url: cfg.registry_url(),
         notification_secret,
         metrics,
         registry_auth: Some(registry_auth),
+        identities,
+        owner_token,
     });
     tracing::info!(
         listen = %cfg.listen,
@@ -150,7 +166,12 @@ async fn boot_and_serve(
         "berth is serving"
     );
 
-    let gateway = gateway(cfg, state);
+    let gateway = crate::front_door::gateway(
+        cfg,
+        state,
+        authenticator,
+        Arc::new(berth_gateway::directory::NoApps),
+    );
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     // Open streams (log follows, event streams, WebSockets) must not hold
     // shutdown beyond the 10 s budget; children need the rest.
@@ -168,24 +189,6 @@ async fn boot_and_serve(
     let _ = server.await;
     store.close().await;
     Ok(())
-}
-
-/// The front door: app hosts go through the gateway, the rest to the core.
-fn gateway(cfg: &Config, state: AppState) -> berth_gateway::Gateway {
-    let core = berth_api::CoreService::new(state);
-    let core: berth_gateway::CoreHandler = Arc::new(move |req| {
-        let core = core.clone();
-        Box::pin(async move { core.call(req).await })
-    });
-    berth_gateway::Gateway::new(
-        berth_gateway::GatewayConfig {
-            domain: cfg.domain.clone(),
-            ..Default::default()
-        },
-        Arc::new(berth_gateway::directory::NoApps),
-        Arc::new(berth_gateway::directory::NobodyAuthenticator),
-        core,
-    )
 }
 
 async fn bind(key: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {

@@ -45,7 +45,7 @@ fn every_file_says_what_it_owns_and_stays_small() {
 const LAYERS: &[&[&str]] = &[
     &["manifest", "authz"],
     &["store", "docker", "registry"],
-    &["apps", "sync"],
+    &["apps", "sync", "identity"],
     &["api", "gateway"],
     &["berth"],
 ];

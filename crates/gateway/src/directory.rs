@@ -151,11 +151,19 @@ pub trait AppDirectory: Send + Sync + 'static {
     fn begin_request(&self, app: &str) -> ActivityGuard;
 }
 
-/// Who is calling, and a renewed cookie to hand back if any.
-#[derive(Debug, Clone)]
+/// Checks a request body as it streams (a signed peer request's
+/// `Content-Digest`); a mismatch aborts the request to the app.
+pub trait BodyVerifier: Send {
+    fn update(&mut self, chunk: &[u8]);
+    /// True when the whole body matched.
+    fn finish(self: Box<Self>) -> bool;
+}
+
+/// Who is calling, a renewed cookie to hand back, and a body check.
 pub struct AuthOutcome {
     pub caller: Caller,
     pub set_cookie: Option<http::HeaderValue>,
+    pub body_verifier: Option<Box<dyn BodyVerifier>>,
 }
 
 impl AuthOutcome {
@@ -163,6 +171,7 @@ impl AuthOutcome {
         Self {
             caller: Caller::Anonymous,
             set_cookie: None,
+            body_verifier: None,
         }
     }
 }

@@ -32,8 +32,8 @@ pub mod server;
 pub mod wake;
 
 pub use directory::{
-    ActivityGuard, AppDirectory, AppPathRule, AppRoute, AuthOutcome, Authenticator, CoreHandler,
-    RouteError, UpstreamState, WakeError,
+    ActivityGuard, AppDirectory, AppPathRule, AppRoute, AuthOutcome, Authenticator, BodyVerifier,
+    CoreHandler, RouteError, UpstreamState, WakeError,
 };
 pub use phases::Gateway;
 

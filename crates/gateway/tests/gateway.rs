@@ -160,6 +160,7 @@ impl Authenticator for TestAuth {
                         name: "Ann's phone".into(),
                     },
                     set_cookie: None,
+                    body_verifier: None,
                 };
             }
             if let Some(p) = parts
@@ -170,6 +171,7 @@ impl Authenticator for TestAuth {
                 return AuthOutcome {
                     caller: Caller::Peer { id: p.into() },
                     set_cookie: None,
+                    body_verifier: None,
                 };
             }
             AuthOutcome::anonymous()

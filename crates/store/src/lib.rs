@@ -6,6 +6,7 @@
 mod catalog;
 mod credentials;
 mod events;
+pub mod identity;
 mod meta;
 mod namespaces;
 pub mod secret;

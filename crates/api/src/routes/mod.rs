@@ -1,8 +1,14 @@
 //! Route table of the main listener. One module per resource.
 
+mod body;
 mod health;
+mod identities;
+mod identity_api;
+mod meta;
+mod peers;
 pub(crate) mod portus;
 mod registry_events;
+mod terminals;
 mod token;
 
 use axum::routing::{get, post};
@@ -17,5 +23,6 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v2/webhooks/events", post(registry_events::receive))
         .route("/v2/token", get(token::get).post(token::post))
         .merge(portus::router())
+        .merge(identity_api::routes(&state))
         .with_state(state)
 }

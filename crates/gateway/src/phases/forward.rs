@@ -16,7 +16,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 
 use super::headers::strip_hop_by_hop;
 use crate::body::{BoxBody, BoxError};
-use crate::directory::ActivityGuard;
+use crate::directory::{ActivityGuard, BodyVerifier};
 use crate::pages;
 
 pub fn is_upgrade(headers: &http::HeaderMap) -> bool {
@@ -51,6 +51,7 @@ impl Forwarder {
         &self,
         mut parts: http::request::Parts,
         body: Incoming,
+        verifier: Option<Box<dyn BodyVerifier>>,
         upstream: SocketAddr,
         guard: ActivityGuard,
         wants_html: bool,
@@ -74,7 +75,16 @@ impl Forwarder {
             }
         };
         parts.version = Version::HTTP_11;
-        let req = Request::from_parts(parts, body.map_err(BoxError::from).boxed_unsync());
+        let body = body.map_err(BoxError::from).boxed_unsync();
+        let body = match verifier {
+            Some(v) => VerifiedBody {
+                inner: body,
+                verifier: Some(v),
+            }
+            .boxed_unsync(),
+            None => body,
+        };
+        let req = Request::from_parts(parts, body);
         let mut resp = match self.client.request(req).await {
             Ok(r) => r,
             Err(e) => {
@@ -133,6 +143,50 @@ impl Body for GuardedBody {
 
     fn is_end_stream(&self) -> bool {
         self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// A request body checked as it streams; a mismatch at the end becomes an
+/// error, so the app never receives the request as complete.
+struct VerifiedBody {
+    inner: BoxBody,
+    verifier: Option<Box<dyn BodyVerifier>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the request body does not match its signed digest")]
+struct DigestMismatch;
+
+impl Body for VerifiedBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let (Some(data), Some(v)) = (frame.data_ref(), self.verifier.as_mut()) {
+                    v.update(data);
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(None) => match self.verifier.take().map(|v| v.finish()) {
+                Some(false) => Poll::Ready(Some(Err(Box::new(DigestMismatch)))),
+                _ => Poll::Ready(None),
+            },
+            other => other,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        // The check runs when the inner body reports its end.
+        self.verifier.is_none() && self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {

@@ -138,7 +138,14 @@ impl Gateway {
         let guard = inner.directory.begin_request(&ctx.app);
         let mut response = inner
             .forwarder
-            .forward(parts, body, upstream, guard, ctx.wants_html)
+            .forward(
+                parts,
+                body,
+                auth.body_verifier,
+                upstream,
+                guard,
+                ctx.wants_html,
+            )
             .await;
         if let Some(cookie) = auth.set_cookie {
             response

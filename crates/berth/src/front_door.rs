@@ -1,0 +1,83 @@
+//! Wiring of the gateway: the core's routes for the bare domain, the
+//! identity service as the authenticator, and (with the apps service) the
+//! app directory.
+
+use std::sync::Arc;
+
+use berth_gateway::directory::BoxFuture;
+use berth_gateway::{AuthOutcome, Authenticator, BodyVerifier, Gateway, GatewayConfig};
+use berth_identity::httpsig::BodyDigestCheck;
+use http::HeaderValue;
+
+use crate::config::Config;
+
+/// The identity service's authenticator, in the gateway's terms. Refused
+/// credentials make the caller anonymous (public paths still work) and
+/// clear a refused terminal cookie.
+struct IdentityAuthenticator(berth_identity::auth::Authenticator);
+
+struct DigestVerifier(BodyDigestCheck);
+
+impl BodyVerifier for DigestVerifier {
+    fn update(&mut self, chunk: &[u8]) {
+        self.0.update(chunk);
+    }
+    fn finish(self: Box<Self>) -> bool {
+        self.0.finish().is_ok()
+    }
+}
+
+impl Authenticator for IdentityAuthenticator {
+    fn authenticate<'a>(&'a self, parts: &'a http::request::Parts) -> BoxFuture<'a, AuthOutcome> {
+        Box::pin(async move {
+            match self
+                .0
+                .authenticate_http(&parts.method, &parts.uri, &parts.headers)
+                .await
+            {
+                Ok(Ok(o)) => AuthOutcome {
+                    caller: o.caller,
+                    set_cookie: o.set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()),
+                    body_verifier: o
+                        .body_digest
+                        .map(|d| Box::new(DigestVerifier(d.hasher())) as Box<dyn BodyVerifier>),
+                },
+                Ok(Err(e)) => {
+                    tracing::debug!(error = %e, "gateway: credentials refused");
+                    let mut out = AuthOutcome::anonymous();
+                    out.set_cookie = e
+                        .clear_cookie(self.0.cookie_domain())
+                        .and_then(|c| HeaderValue::from_str(&c).ok());
+                    out
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "gateway: unreadable credentials");
+                    AuthOutcome::anonymous()
+                }
+            }
+        })
+    }
+}
+
+/// The front door: app hosts go through the gateway, the rest to the core.
+pub fn gateway(
+    cfg: &Config,
+    state: berth_api::AppState,
+    authenticator: berth_identity::auth::Authenticator,
+    directory: Arc<dyn berth_gateway::AppDirectory>,
+) -> Gateway {
+    let core = berth_api::CoreService::new(state);
+    let core: berth_gateway::CoreHandler = Arc::new(move |req| {
+        let core = core.clone();
+        Box::pin(async move { core.call(req).await })
+    });
+    Gateway::new(
+        GatewayConfig {
+            domain: cfg.domain.clone(),
+            ..Default::default()
+        },
+        directory,
+        Arc::new(IdentityAuthenticator(authenticator)),
+        core,
+    )
+}

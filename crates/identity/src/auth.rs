@@ -1,0 +1,347 @@
+//! Request authentication, shared by the gateway and berth's own API.
+//!
+//! [`Authenticator::authenticate`] turns a request head into an
+//! [`authz::gateway::Caller`](berth_authz::gateway::Caller):
+//!
+//! - no terminal cookie and no signature: `Ok(Caller::Anonymous)`;
+//! - a valid `berth_terminal` cookie of a terminal that still exists:
+//!   `Caller::Terminal`, with a renewed `Set-Cookie` once the token is past
+//!   half its life;
+//! - a valid peer signature (see [`crate::httpsig`]) by a known peer, seen
+//!   for the first time: `Caller::Peer`, with the [`BodyDigest`] the body
+//!   must still be checked against;
+//! - credentials that are present but fail: `Err`. Where the path is public
+//!   the caller may carry on as anonymous; otherwise answer 401, and for a
+//!   cookie error send [`AuthError::clear_cookie`] so the browser forgets it.
+//!
+//! [`Authenticator::authenticate_http`] does the same from an `http`
+//! request head, reading headers as berth's API does; the gateway calls that.
+//!
+//! The hot path is cheap: the cookie's Ed25519 signature is checked in
+//! memory first, so forged cookies never reach the database; a genuine one
+//! costs one query (which also records `last_connection`) at most every
+//! [`TERMINAL_CACHE_SECS`] per terminal. Deleting a terminal through
+//! [`crate::Identities`] evicts it from the cache at once, so revocation is
+//! immediate on this instance.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use berth_authz::gateway::Caller;
+use berth_store::{Store, StoreError};
+
+use crate::cookie::{self, TerminalToken, TokenError, UnverifiedToken};
+use crate::httpsig::{self, BodyDigest, SignatureError, SignatureHeaders, Target, MAX_SKEW_SECS};
+use crate::key::{short_id, IdentityKey};
+
+mod http_head;
+
+pub use http_head::HeadError;
+
+/// How long a terminal found in the database is trusted without asking again.
+pub const TERMINAL_CACHE_SECS: u64 = 5;
+
+/// The parts of a request that authentication reads. Header values are as
+/// received; a header sent twice must be refused by the caller before this
+/// (several `Cookie` headers of one HTTP/2 request may be joined with `; `).
+#[derive(Debug, Clone, Copy)]
+pub struct RequestHead<'a> {
+    pub method: &'a str,
+    /// The `Host` header.
+    pub authority: &'a str,
+    pub path: &'a str,
+    /// The query without `?`.
+    pub query: Option<&'a str>,
+    pub cookie: Option<&'a str>,
+    pub signature_input: Option<&'a str>,
+    pub signature: Option<&'a str>,
+    pub content_digest: Option<&'a str>,
+}
+
+/// Who called, and what the response must carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthOutcome {
+    pub caller: Caller,
+    /// A `Set-Cookie` value renewing the terminal cookie, to add to the response.
+    pub set_cookie: Option<String>,
+    /// For a peer: the digest the request body must match. The request must
+    /// be refused (401) if [`BodyDigest::check`] fails; a gateway that streams
+    /// checks with [`BodyDigest::hasher`] and aborts the upstream request.
+    pub body_digest: Option<BodyDigest>,
+}
+
+/// Credentials that were presented and refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error(transparent)]
+    Cookie(#[from] TokenError),
+    #[error("the terminal was removed; pair this device again")]
+    Revoked,
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
+    #[error("a request may carry a terminal cookie or a peer signature, not both")]
+    Ambiguous,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl AuthError {
+    /// A `Set-Cookie` value that removes a refused terminal cookie.
+    pub fn clear_cookie(&self, domain: Option<&str>) -> Option<String> {
+        matches!(self, Self::Cookie(_) | Self::Revoked).then(|| cookie::clear_cookie(domain))
+    }
+}
+
+/// Authenticates requests; cheap to clone.
+#[derive(Clone)]
+pub struct Authenticator {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    keys: RwLock<KeyRing>,
+    terminals: Mutex<HashMap<String, CachedTerminal>>,
+    cookie_domain: Option<String>,
+}
+
+#[derive(Default)]
+struct KeyRing {
+    default: Option<Arc<IdentityKey>>,
+    by_short_id: HashMap<String, Vec<Arc<IdentityKey>>>,
+}
+
+struct CachedTerminal {
+    name: String,
+    checked: Instant,
+}
+
+fn unix_now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+impl Authenticator {
+    pub(crate) fn new(store: Store, cookie_domain: Option<String>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                keys: RwLock::new(KeyRing::default()),
+                terminals: Mutex::new(HashMap::new()),
+                cookie_domain,
+            }),
+        }
+    }
+
+    /// The terminal cookie's `Domain`, for [`AuthError::clear_cookie`].
+    pub fn cookie_domain(&self) -> Option<&str> {
+        self.inner.cookie_domain.as_deref()
+    }
+
+    /// Adds an identity key; `default` makes it the one that signs cookies.
+    pub(crate) fn add_key(&self, key: Arc<IdentityKey>, default: bool) {
+        let mut ring = self
+            .inner
+            .keys
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if default {
+            ring.default = Some(key.clone());
+        }
+        let id = key.id();
+        let same = ring
+            .by_short_id
+            .entry(short_id(&id).to_owned())
+            .or_default();
+        if !same.iter().any(|k| k.id() == id) {
+            same.push(key);
+        }
+    }
+
+    /// Makes the known key `id` the default; false when it is unknown.
+    pub(crate) fn set_default(&self, id: &str) -> bool {
+        let mut ring = self
+            .inner
+            .keys
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let key = ring
+            .by_short_id
+            .get(short_id(id))
+            .and_then(|ks| ks.iter().find(|k| k.id() == id).cloned());
+        let found = key.is_some();
+        if found {
+            ring.default = key;
+        }
+        found
+    }
+
+    pub(crate) fn default_key(&self) -> Option<Arc<IdentityKey>> {
+        let ring = self
+            .inner
+            .keys
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        ring.default.clone()
+    }
+
+    /// The `Set-Cookie` value for a newly paired terminal.
+    pub(crate) fn issue_cookie(&self, terminal_id: &str) -> Option<String> {
+        let key = self.default_key()?;
+        let token = TerminalToken::issue(&key, terminal_id, unix_now());
+        Some(cookie::set_cookie(
+            &token,
+            self.inner.cookie_domain.as_deref(),
+        ))
+    }
+
+    /// Drops a terminal from the cache, so its next request asks the database.
+    pub(crate) fn forget_terminal(&self, id: &str) {
+        self.inner
+            .terminals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id);
+    }
+
+    /// Decides who sent the request; see the module docs for the contract.
+    pub async fn authenticate(&self, head: &RequestHead<'_>) -> Result<AuthOutcome, AuthError> {
+        let token = match head.cookie {
+            Some(c) => cookie::find_token(c)?,
+            None => None,
+        };
+        let signed = head.signature_input.is_some()
+            || head.signature.is_some()
+            || head.content_digest.is_some();
+        match (token, signed) {
+            (Some(_), true) => Err(AuthError::Ambiguous),
+            (Some(token), false) => self.terminal(token).await,
+            (None, true) => self.peer(head).await,
+            (None, false) => Ok(AuthOutcome {
+                caller: Caller::Anonymous,
+                set_cookie: None,
+                body_digest: None,
+            }),
+        }
+    }
+
+    async fn terminal(&self, token: &str) -> Result<AuthOutcome, AuthError> {
+        let now = unix_now();
+        let unverified = UnverifiedToken::parse(token)?;
+        let candidates = {
+            let ring = self
+                .inner
+                .keys
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
+            ring.by_short_id
+                .get(&unverified.claims.signer)
+                .cloned()
+                .unwrap_or_default()
+        };
+        let mut result = Err(TokenError::UnknownSigner);
+        for key in candidates {
+            result = unverified.clone().verify(&key.public_bytes(), now);
+            if !matches!(result, Err(TokenError::BadSignature)) {
+                break;
+            }
+        }
+        let claims = result?;
+        let name = self.terminal_name(&claims.terminal_id).await?;
+        let set_cookie = if claims.needs_renewal(now) {
+            self.issue_cookie(&claims.terminal_id)
+        } else {
+            None
+        };
+        Ok(AuthOutcome {
+            caller: Caller::Terminal {
+                id: claims.terminal_id,
+                name,
+            },
+            set_cookie,
+            body_digest: None,
+        })
+    }
+
+    async fn terminal_name(&self, id: &str) -> Result<String, AuthError> {
+        let ttl = Duration::from_secs(TERMINAL_CACHE_SECS);
+        {
+            let cache = self
+                .inner
+                .terminals
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some(t) = cache.get(id).filter(|t| t.checked.elapsed() < ttl) {
+                return Ok(t.name.clone());
+            }
+        }
+        let Some(row) = self.inner.store.touch_terminal(id).await? else {
+            self.forget_terminal(id);
+            return Err(AuthError::Revoked);
+        };
+        let mut cache = self
+            .inner
+            .terminals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if cache.len() > 10_000 {
+            cache.retain(|_, t| t.checked.elapsed() < ttl);
+        }
+        cache.insert(
+            id.to_owned(),
+            CachedTerminal {
+                name: row.name.clone(),
+                checked: Instant::now(),
+            },
+        );
+        Ok(row.name)
+    }
+
+    async fn peer(&self, head: &RequestHead<'_>) -> Result<AuthOutcome, AuthError> {
+        let (Some(signature_input), Some(signature), Some(content_digest)) =
+            (head.signature_input, head.signature, head.content_digest)
+        else {
+            return Err(SignatureError::Incomplete.into());
+        };
+        let target = Target {
+            method: head.method,
+            authority: head.authority,
+            path: head.path,
+            query: head.query,
+        };
+        let parsed = httpsig::parse_signature(
+            &SignatureHeaders {
+                signature_input,
+                signature,
+                content_digest,
+            },
+            &target,
+        )?;
+        let Some(peer) = self.inner.store.peer(&parsed.keyid).await? else {
+            return Err(SignatureError::UnknownKey.into());
+        };
+        let key: [u8; 32] = peer
+            .public_key
+            .as_slice()
+            .try_into()
+            .map_err(|_| SignatureError::UnknownKey)?;
+        let now = unix_now();
+        parsed.verify(&key, now)?;
+        // Only a verified signature may take a nonce, or anyone could burn
+        // a peer's nonces in advance. The database remembers it until the
+        // signature's window closes, across restarts.
+        let first = self
+            .inner
+            .store
+            .first_use_of_nonce(&parsed.keyid, &parsed.nonce, parsed.created + MAX_SKEW_SECS)
+            .await?;
+        if !first {
+            return Err(SignatureError::Replayed.into());
+        }
+        Ok(AuthOutcome {
+            caller: Caller::Peer { id: peer.id },
+            set_cookie: None,
+            body_digest: Some(parsed.body_digest),
+        })
+    }
+}
