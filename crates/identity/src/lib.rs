@@ -39,7 +39,8 @@ pub const DEFAULT_IDENTITY_NAME: &str = "berth";
 /// Errors of the identity service, each naming the input at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityError {
-    #[error("no {what} with id `{id}`")]
+    /// `id` is empty for a singleton such as the default identity.
+    #[error("no {what}{}", if id.is_empty() { String::new() } else { format!(" `{id}`") })]
     NotFound { what: &'static str, id: String },
     #[error("{reason}")]
     Invalid { field: &'static str, reason: String },

@@ -180,7 +180,8 @@ async fn the_default_identity_is_created_once_and_managed_by_the_owner_only() {
         .send()
         .await
         .unwrap();
-    assert_problem(missing, StatusCode::NOT_FOUND, None).await;
+    let p = assert_problem(missing, StatusCode::NOT_FOUND, None).await;
+    assert_eq!(p["detail"], "no identity `nope`");
 
     let made = c
         .post(b.url(&format!("/protected/identities/{work_id}/make-default")))
