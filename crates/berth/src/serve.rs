@@ -21,9 +21,6 @@ use crate::postgres_cluster::ManagedPostgres;
 use crate::registry_process::ManagedRegistry;
 use crate::supervisor::{reap_stale, Supervisor};
 
-/// The domain `whoareyou` reports until the gateway brings a configured
-/// one: `*.localhost` resolves to loopback in browsers and curl.
-
 /// Name of berth's own database in the managed cluster.
 pub const META_DATABASE: &str = "berth";
 
