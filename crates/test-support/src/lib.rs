@@ -14,9 +14,49 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use rand::Rng;
 
-/// A port on 127.0.0.1 that was free a moment ago. Random in a high range so
-/// that parallel test processes rarely race for the same one.
+/// A port on 127.0.0.1 that was free a moment ago.
+///
+/// Parallel test processes draw from one sequence kept in a locked file, so
+/// a port handed out is not handed out again until the whole range has been
+/// used: a berth that is restarting leaves its ports unbound for a moment,
+/// and a random pick by another test could take them.
 pub fn free_port() -> u16 {
+    const LOW: u16 = 20_000;
+    const HIGH: u16 = 60_000;
+    let path = std::env::temp_dir().join("berth-test-ports");
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path);
+    let locked = file
+        .ok()
+        .and_then(|f| nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive).ok());
+    let Some(mut lock) = locked else {
+        return random_free_port();
+    };
+    use std::io::{Read, Seek, Write};
+    let mut text = String::new();
+    let _ = lock.read_to_string(&mut text);
+    let mut next: u16 = text
+        .trim()
+        .parse()
+        .unwrap_or(LOW + (std::process::id() % 1000) as u16 * 40);
+    for _ in 0..(HIGH - LOW) {
+        let port = next;
+        next = if next >= HIGH { LOW } else { next + 1 };
+        if port >= LOW && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            let _ = lock.set_len(0);
+            let _ = lock.rewind();
+            let _ = write!(lock, "{next}");
+            return port;
+        }
+    }
+    random_free_port()
+}
+
+fn random_free_port() -> u16 {
     let mut rng = rand::thread_rng();
     for _ in 0..200 {
         let port = rng.gen_range(20_000..60_000);
@@ -24,7 +64,6 @@ pub fn free_port() -> u16 {
             return port;
         }
     }
-    // Fall back to the kernel's choice.
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
