@@ -3,9 +3,11 @@
 //! Architecture invariant: only this crate depends on sqlx; every other crate
 //! sees typed functions and the [`Store`] handle.
 
+mod apps;
 mod events;
 mod meta;
 
+pub use apps::{AppPhase, AppRow};
 pub use events::StoredEvent;
 
 /// How to reach a Postgres server. An alias, so that callers above the store
@@ -31,6 +33,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database query failed: {0}")]
     Query(#[from] sqlx::Error),
+    #[error("refused: {0}")]
+    Invalid(String),
 }
 
 /// Handle to berth's metadata database. Cheap to clone.
