@@ -28,6 +28,14 @@ struct Inner {
     notification_secret: String,
     http: reqwest::Client,
     metrics: Metrics,
+    /// Set once at start when berth runs apps (issue 3).
+    apps: std::sync::OnceLock<AppsContext>,
+}
+
+/// The apps service and the owner's credential, for `/protected/apps`.
+pub(crate) struct AppsContext {
+    pub(crate) apps: berth_apps::Apps,
+    pub(crate) owner_token: String,
 }
 
 /// What the router needs from the process that hosts it.
@@ -49,6 +57,7 @@ impl AppState {
                 notification_secret: cfg.notification_secret,
                 http: reqwest::Client::new(),
                 metrics: cfg.metrics,
+                apps: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -60,11 +69,38 @@ impl AppState {
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
     }
+
+    /// Enables the apps routes: `owner_token` is what the owner presents as
+    /// `Authorization: Bearer`. Only the first call has an effect.
+    pub fn set_apps(&self, apps: berth_apps::Apps, owner_token: String) {
+        let _ = self.inner.apps.set(AppsContext { apps, owner_token });
+    }
+
+    pub(crate) fn apps(&self) -> Option<&AppsContext> {
+        self.inner.apps.get()
+    }
 }
 
 /// The router for berth's main listener.
 pub fn router(state: AppState) -> Router {
     routes::router(state)
+}
+
+/// Serves the core API for apps (`http://portal_core/`) on `listener`, which
+/// sits on the berth Docker network's gateway: callers are identified by
+/// their container address, or by the owner token.
+pub async fn serve_core(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let router = routes::core_router(state);
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then stops taking

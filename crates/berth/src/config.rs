@@ -67,6 +67,10 @@ pub struct ConfigArgs {
         hide_env_values = true
     )]
     pub registry_notification_secret: Option<String>,
+    /// Port of the core API for apps (`http://portal_core/`), on the berth
+    /// Docker network's gateway [default: 80]
+    #[arg(long, env = "BERTH_CORE_PORT", value_name = "PORT")]
+    pub core_port: Option<u16>,
 }
 
 /// The TOML file. Unknown keys are refused so that a typo is not ignored.
@@ -83,6 +87,7 @@ struct FileConfig {
     registry_notification_secret: Option<String>,
     registry_service: Option<String>,
     token_issuer: Option<String>,
+    core_port: Option<u16>,
 }
 
 /// Where Postgres comes from.
@@ -115,11 +120,14 @@ pub struct Config {
     pub registry_service: String,
     pub token_issuer: String,
     pub notification_secret: Option<String>,
+    /// Port of the apps' core API listener on the Docker network gateway.
+    pub core_port: u16,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_REGISTRY_LISTEN: &str = "127.0.0.1:5000";
 pub const DEFAULT_POSTGRES_LISTEN: &str = "127.0.0.1:5433";
+pub const DEFAULT_CORE_PORT: u16 = 80;
 
 impl Config {
     pub fn load(args: &ConfigArgs) -> Result<Self, ConfigError> {
@@ -172,6 +180,10 @@ impl Config {
                 .registry_notification_secret
                 .clone()
                 .or(file.registry_notification_secret),
+            core_port: args
+                .core_port
+                .or(file.core_port)
+                .unwrap_or(DEFAULT_CORE_PORT),
         };
         cfg.validate()?;
         Ok(cfg)

@@ -1,10 +1,12 @@
-//! Route table of the main listener. One module per resource.
+//! Route table of the main listener and of the core listener for apps. One
+//! module per resource.
 
+mod apps;
 mod health;
 mod registry_events;
 
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Extension, Router};
 
 use crate::AppState;
 
@@ -13,5 +15,24 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
         .route("/v2/webhooks/events", post(registry_events::receive))
+        .merge(apps_routes().layer(Extension(apps::Listener::Main)))
         .with_state(state)
+}
+
+/// `http://portal_core/`: what apps may call, identified by their address.
+pub(crate) fn core_router(state: AppState) -> Router {
+    apps_routes()
+        .layer(Extension(apps::Listener::Core))
+        .with_state(state)
+}
+
+fn apps_routes() -> Router<AppState> {
+    Router::new()
+        .route("/protected/apps", get(apps::list).post(apps::install))
+        .route(
+            "/protected/apps/{name}",
+            get(apps::get).put(apps::upgrade).delete(apps::uninstall),
+        )
+        .route("/protected/apps/{name}/logs", get(apps::logs))
+        .route("/protected/apps/{name}/{action}", post(apps::control))
 }
