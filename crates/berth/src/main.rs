@@ -2,6 +2,7 @@
 //! concerns (config, child supervision, signals); the domain lives in the
 //! library crates below it.
 
+mod app_cli;
 mod config;
 mod doctor;
 mod layout;
@@ -36,6 +37,8 @@ enum Command {
         #[command(flatten)]
         config: ConfigArgs,
     },
+    /// Install, list, start, stop, restart, read logs of and uninstall apps
+    App(app_cli::AppArgs),
     /// Check Docker, Postgres, the registry, ports and the data dir
     Doctor {
         #[command(flatten)]
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
                 .await
                 .map(|()| ExitCode::SUCCESS),
             Command::Doctor { config, json } => doctor_command(&Config::load(&config)?, json).await,
+            Command::App(args) => app_cli::run(args).await,
         }
     });
     // Background tasks (log forwarders) must not delay exit.
