@@ -1,0 +1,248 @@
+//! Apps end to end: the owner API and its errors, bad input leaving nothing
+//! behind, live status from Docker events, convergence after a berth restart,
+//! and the CLI.
+
+use berth_test_support::{busybox_image, Berth};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::apps_support::{app_name, database_exists, docker, role_exists, Owner};
+use crate::common::{berth, bin, stderr, stdout};
+
+#[tokio::test]
+async fn the_apps_api_needs_the_owner_token() {
+    let b = Berth::start(&bin()).await.unwrap();
+    let token_file = b.data_dir().join("owner.token");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&token_file).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+
+    let http = reqwest::Client::new();
+    let none = http.get(b.url("/protected/apps")).send().await.unwrap();
+    assert_eq!(none.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(none.headers()["content-type"], "application/problem+json");
+    let wrong = http
+        .post(b.url("/protected/apps"))
+        .bearer_auth("not-the-token")
+        .json(&json!({"name": "x", "image": "y"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+
+    let (status, list) = Owner::new(&b).list().await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list, json!([]));
+}
+
+#[tokio::test]
+async fn invalid_app_json_reports_every_field_at_once_and_leaves_nothing() {
+    let b = Berth::start(&bin()).await.unwrap();
+    let owner = Owner::new(&b);
+    let (status, problem) = owner
+        .install(&json!({
+            "v": "4.0",
+            "name": "Bad_Name",
+            "image": "",
+            "services": ["postgres", "mongo"],
+            "data_dirs": ["/data/../etc", "/proc/x"],
+            "entrypoints": [{"container_port": 70000, "entrypoint_port": "http"}],
+            "env_vars": {"DB": "{{ postgres.usr }}"}
+        }))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    let pointers: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["pointer"].as_str().unwrap())
+        .collect();
+    for want in [
+        "/name",
+        "/image",
+        "/services/1",
+        "/data_dirs/0",
+        "/data_dirs/1",
+        "/entrypoints/0/container_port",
+        "/env_vars/DB",
+    ] {
+        assert!(pointers.contains(&want), "{want} missing in {problem}");
+    }
+    assert_eq!(problem["field"], "/name");
+
+    let (status, problem) = owner
+        .install(&json!({"v": "9.0", "name": "x", "image": "y"}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem["field"], "/v");
+    assert_eq!(owner.list().await.1, json!([]));
+}
+
+#[tokio::test]
+async fn an_unavailable_image_leaves_no_container_role_dir_or_record() {
+    let b = Berth::start(&bin()).await.unwrap();
+    let owner = Owner::new(&b);
+    let name = app_name("noimg");
+    // A registry that refuses connections: the pull fails without internet.
+    let (status, problem) = owner
+        .install(&json!({
+            "v": "4.0", "name": name, "image": "127.0.0.1:1/berth-test/missing:1",
+            "services": ["postgres", "docker_sock_ro"], "data_dirs": ["/data"]
+        }))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["field"], "/image");
+
+    assert_eq!(owner.get(&name).await.0, StatusCode::NOT_FOUND);
+    let ident = format!("app_{}", name.replace('-', "_"));
+    assert!(!role_exists(&b, &ident));
+    assert!(!database_exists(&b, &ident));
+    assert!(!b.data_dir().join("apps").join(&name).exists());
+    assert!(!b
+        .data_dir()
+        .join(format!("run/docker-proxy/{name}.sock"))
+        .exists());
+    assert!(
+        !docker(&["container", "inspect", &name]).0,
+        "container left behind"
+    );
+}
+
+#[tokio::test]
+async fn status_follows_docker_events_and_start_stop_restart() {
+    let b = Berth::start(&bin()).await.unwrap();
+    let owner = Owner::new(&b);
+    let name = app_name("status");
+    let (status, view) = owner
+        .install(&json!({"v": "4.0", "name": name, "image": busybox_image().unwrap()}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{view}");
+    assert_eq!(view["phase"], "installed");
+    owner.wait_status(&name, "running").await;
+
+    let (_, labels) = docker(&[
+        "inspect",
+        "-f",
+        "{{json .Config.Labels}} {{.HostConfig.RestartPolicy.Name}}",
+        &name,
+    ]);
+    assert!(
+        labels.contains(&format!("\"berth.app\":\"{name}\"")),
+        "{labels}"
+    );
+    assert!(labels.contains("berth.instance"), "{labels}");
+    assert!(labels.ends_with("unless-stopped"), "{labels}");
+
+    // Changed behind berth's back: only the events stream can tell.
+    assert!(docker(&["stop", "-t", "1", &name]).0);
+    let v = owner.wait_status(&name, "exited").await;
+    assert!(v["exit_code"].is_i64(), "{v}");
+    assert!(docker(&["start", &name]).0);
+    owner.wait_status(&name, "running").await;
+
+    let (s, _) = owner.action(&name, "stop").await;
+    assert_eq!(s, StatusCode::OK);
+    owner.wait_status(&name, "exited").await;
+    assert_eq!(owner.get(&name).await.1["want_running"], false);
+    let (s, _) = owner.action(&name, "start").await;
+    assert_eq!(s, StatusCode::OK);
+    owner.wait_status(&name, "running").await;
+    let (s, _) = owner.action(&name, "restart").await;
+    assert_eq!(s, StatusCode::OK);
+    owner.wait_status(&name, "running").await;
+
+    assert_eq!(
+        owner.action("no-such-app", "start").await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        owner
+            .install(&json!({"v": "4.0", "name": name, "image": busybox_image().unwrap()}))
+            .await
+            .0,
+        StatusCode::CONFLICT
+    );
+
+    assert_eq!(owner.uninstall(&name, false).await, StatusCode::NO_CONTENT);
+    assert!(!docker(&["container", "inspect", &name]).0);
+    assert_eq!(owner.get(&name).await.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn apps_come_back_after_a_berth_restart_and_a_removed_container_is_recreated() {
+    let mut b = Berth::start(&bin()).await.unwrap();
+    let owner = Owner::new(&b);
+    let name = app_name("restart");
+    let (status, view) = owner
+        .install(&json!({"v": "4.0", "name": name, "image": busybox_image().unwrap(), "data_dirs": ["/data"]}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{view}");
+    owner.wait_status(&name, "running").await;
+
+    b.stop_with(
+        nix::sys::signal::Signal::SIGKILL,
+        std::time::Duration::from_secs(5),
+    )
+    .unwrap();
+    // The killed berth's children are reaped on the next start, but their
+    // ports may linger a moment; reap them here so the restart is about apps.
+    berth_test_support::reap_by_marker(b.data_dir());
+    while !berth_test_support::processes_mentioning(b.data_dir()).is_empty() {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // Lost while berth was down; berth must converge back to its records.
+    assert!(docker(&["rm", "-f", &name]).0);
+    b.restart().await.unwrap();
+
+    let owner = Owner::new(&b);
+    owner.wait_status(&name, "running").await;
+    assert!(b.log().contains("apps converged"), "{}", b.log());
+}
+
+#[tokio::test]
+async fn the_cli_installs_lists_stops_and_uninstalls() {
+    let b = Berth::start(&bin()).await.unwrap();
+    let name = app_name("cli");
+    let file = b.data_dir().with_extension("app.json");
+    std::fs::write(
+        &file,
+        json!({"v": "4.0", "name": name, "image": busybox_image().unwrap()}).to_string(),
+    )
+    .unwrap();
+    let data_dir = b.data_dir().display().to_string();
+    let cli = |args: &[&str]| {
+        let mut all = vec!["app", "--data-dir", data_dir.as_str()];
+        all.extend_from_slice(args);
+        berth(&all)
+    };
+
+    let out = cli(&["install", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains(&name), "{}", stdout(&out));
+
+    let out = cli(&["list", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let list: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(list[0]["name"], name.as_str());
+
+    let out = cli(&["stop", &name]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = cli(&["status", &name]);
+    assert!(stdout(&out).contains("exited"), "{}", stdout(&out));
+
+    // Bad input: one clear error naming the field, non-zero exit.
+    let bad = b.data_dir().with_extension("bad.json");
+    std::fs::write(&bad, r#"{"v": "4.0", "name": "Nope", "image": "x"}"#).unwrap();
+    let out = cli(&["install", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("error:") && err.contains("/name"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+
+    let out = cli(&["uninstall", &name, "--purge"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = cli(&["status", &name]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("404"), "{}", stderr(&out));
+}
