@@ -246,3 +246,52 @@ async fn the_cli_installs_lists_stops_and_uninstalls() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("404"), "{}", stderr(&out));
 }
+
+#[tokio::test]
+async fn a_killed_berth_finishes_interrupted_installs_and_uninstalls_on_restart() {
+    let mut b = Berth::start(&bin()).await.unwrap();
+    let owner = Owner::new(&b);
+    let image = busybox_image().unwrap();
+    let (leaving, arriving) = (app_name("leaving"), app_name("arriving"));
+    let (s, v) = owner
+        .install(&json!({"v": "4.0", "name": leaving, "image": image, "services": ["postgres"], "data_dirs": ["/data"]}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+
+    // The states a berth killed mid-way leaves: an install recorded but not
+    // carried out, an uninstall begun, and a role no app accounts for.
+    let manifest = json!({"v": "4.0", "name": arriving, "image": image, "services": ["postgres"]});
+    crate::apps_support::berth_sql(
+        &b,
+        &format!(
+            "INSERT INTO apps (name, manifest, phase) VALUES ('{arriving}', '{manifest}', 'installing'); \
+             UPDATE apps SET phase = 'uninstalling', purge = true WHERE name = '{leaving}'"
+        ),
+    );
+    crate::apps_support::superuser_sql(&b, "CREATE ROLE app_ghost LOGIN");
+    b.stop_with(
+        nix::sys::signal::Signal::SIGKILL,
+        std::time::Duration::from_secs(5),
+    )
+    .unwrap();
+    berth_test_support::reap_by_marker(b.data_dir());
+    while !berth_test_support::processes_mentioning(b.data_dir()).is_empty() {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    b.restart().await.unwrap();
+
+    let owner = Owner::new(&b);
+    let view = owner.wait_status(&arriving, "running").await;
+    assert_eq!(view["phase"], "installed");
+    let ident = format!("app_{}", arriving.replace('-', "_"));
+    assert!(role_exists(&b, &ident) && database_exists(&b, &ident));
+
+    assert_eq!(owner.get(&leaving).await.0, StatusCode::NOT_FOUND);
+    assert!(!docker(&["container", "inspect", &leaving]).0);
+    assert!(!b.data_dir().join("apps").join(&leaving).exists());
+    assert!(!role_exists(
+        &b,
+        &format!("app_{}", leaving.replace('-', "_"))
+    ));
+    assert!(!role_exists(&b, "app_ghost"));
+}

@@ -153,6 +153,25 @@ pub fn superuser_sql(b: &Berth, sql: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// Runs `sql` as the superuser in berth's own database.
+pub fn berth_sql(b: &Berth, sql: &str) -> String {
+    let conn = format!(
+        "host={} port={} user=postgres dbname=berth",
+        b.data_dir().join("run/postgres").display(),
+        b.ports.postgres
+    );
+    let out = Command::new("psql")
+        .args([conn.as_str(), "-XAtc", sql])
+        .output()
+        .expect("psql");
+    assert!(
+        out.status.success(),
+        "psql: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 pub fn role_exists(b: &Berth, role: &str) -> bool {
     superuser_sql(
         b,
