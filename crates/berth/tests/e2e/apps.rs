@@ -295,3 +295,67 @@ async fn a_killed_berth_finishes_interrupted_installs_and_uninstalls_on_restart(
     ));
     assert!(!role_exists(&b, "app_ghost"));
 }
+
+#[tokio::test]
+async fn logs_are_read_and_followed() {
+    let b = Berth::start(&bin()).await.unwrap();
+    let owner = Owner::new(&b);
+    let image = berth_test_support::derived_image(
+        "berth-test/ticker:1",
+        r#"CMD ["/bin/sh", "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done"]"#,
+    )
+    .unwrap();
+    let name = app_name("logs");
+    let (s, v) = owner
+        .install(&json!({"v": "4.0", "name": name, "image": image}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    owner.wait_status(&name, "running").await;
+
+    let http = reqwest::Client::new();
+    let url = |q: &str| b.url(&format!("/protected/apps/{name}/logs{q}"));
+    // Without the token: refused.
+    assert_eq!(
+        http.get(url("")).send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Follow: new lines keep arriving on one response.
+    let mut r = http
+        .get(url("?follow=true&tail=1"))
+        .bearer_auth(b.owner_token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let mut seen = String::new();
+    while seen.matches("tick").count() < 3 {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(30), r.chunk())
+            .await
+            .expect("log stream stalled")
+            .unwrap()
+            .expect("log stream ended");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    drop(r);
+
+    // Without follow the response ends, holding what was logged so far.
+    let r = http
+        .get(url("?tail=2"))
+        .bearer_auth(b.owner_token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let text = r.text().await.unwrap();
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(text.starts_with("tick "), "{text}");
+
+    let missing = http
+        .get(b.url("/protected/apps/no-such-app/logs"))
+        .bearer_auth(b.owner_token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+}
