@@ -28,6 +28,7 @@ use berth_manifest::manifest::AppManifest;
 use berth_store::{AppPhase, Store, StoreError};
 use serde::Serialize;
 
+pub use berth_docker::PullProgress;
 pub use status::Observed;
 
 /// Label on every container berth creates: the app's name.

@@ -145,36 +145,27 @@ pub async fn run(args: AppArgs) -> anyhow::Result<ExitCode> {
     let client = Client::new(&args)?;
     let mut out = std::io::stdout().lock();
     let view = match &args.command {
-        AppCommand::Install { file } | AppCommand::Upgrade { file } => {
+        AppCommand::Install { file } => {
             let body =
                 std::fs::read(file).with_context(|| format!("cannot read `{}`", file.display()))?;
-            let req = match &args.command {
-                AppCommand::Upgrade { .. } => {
-                    let value: Value = serde_json::from_slice(&body)
-                        .with_context(|| format!("`{}` is not JSON", file.display()))?;
-                    let name = value["name"].as_str().unwrap_or_default().to_owned();
-                    client.request(Method::PUT, &format!("/protected/apps/{name}"))
-                }
-                _ => {
-                    writeln!(
-                        std::io::stderr(),
-                        "installing from {} (pulling the image if it is not present)...",
-                        file.display()
-                    )?;
-                    client.request(Method::POST, "/protected/apps")
-                }
-            };
-            let r = client
-                .send(req.header("content-type", "application/json").body(body))
-                .await?;
-            let v: Value = r.json().await?;
-            for w in v["warnings"].as_array().into_iter().flatten() {
-                writeln!(
-                    std::io::stderr(),
-                    "warning: {}",
-                    w.as_str().unwrap_or_default()
-                )?;
-            }
+            let req = client
+                .request(Method::POST, "/protected/apps?progress=true")
+                .header("content-type", "application/json")
+                .body(body);
+            Some(install_with_progress(&client, req).await?)
+        }
+        AppCommand::Upgrade { file } => {
+            let body =
+                std::fs::read(file).with_context(|| format!("cannot read `{}`", file.display()))?;
+            let value: Value = serde_json::from_slice(&body)
+                .with_context(|| format!("`{}` is not JSON", file.display()))?;
+            let name = value["name"].as_str().unwrap_or_default().to_owned();
+            let req = client
+                .request(Method::PUT, &format!("/protected/apps/{name}"))
+                .header("content-type", "application/json")
+                .body(body);
+            let v: Value = client.send(req).await?.json().await?;
+            print_warnings(&v)?;
             Some(v)
         }
         AppCommand::List => {
@@ -251,6 +242,110 @@ pub async fn run(args: AppArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn print_warnings(v: &Value) -> anyhow::Result<()> {
+    let mut err = std::io::stderr().lock();
+    for w in v["warnings"].as_array().into_iter().flatten() {
+        writeln!(err, "warning: {}", w.as_str().unwrap_or_default())?;
+    }
+    Ok(())
+}
+
+/// Reads the NDJSON answer of an install: pull progress (drawn as a bar on
+/// a terminal, as status lines otherwise), then the app or the problem.
+async fn install_with_progress(
+    client: &Client,
+    req: reqwest::RequestBuilder,
+) -> anyhow::Result<Value> {
+    let mut response = client.send(req).await?;
+    let mut bar = PullBar::default();
+    let mut pending = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        pending.extend_from_slice(&chunk);
+        while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=end).collect();
+            let Ok(v) = serde_json::from_slice::<Value>(&line) else {
+                continue;
+            };
+            if let Some(p) = v.get("progress") {
+                bar.update(p)?;
+            } else if let Some(app) = v.get("app") {
+                bar.finish()?;
+                print_warnings(app)?;
+                return Ok(app.clone());
+            } else if let Some(problem) = v.get("problem") {
+                bar.finish()?;
+                bail!(
+                    "{} ({})",
+                    problem["detail"].as_str().unwrap_or("install failed"),
+                    problem["status"]
+                );
+            }
+        }
+    }
+    bail!("berth ended the install answer early; see `berth app status` and berth's log")
+}
+
+/// Pull progress: bytes downloaded over bytes known, across layers.
+#[derive(Default)]
+struct PullBar {
+    layers: std::collections::BTreeMap<String, (u64, u64, String)>,
+    drawn: bool,
+}
+
+impl PullBar {
+    fn update(&mut self, p: &Value) -> anyhow::Result<()> {
+        use std::io::IsTerminal;
+        let layer = p["layer"].as_str().unwrap_or_default().to_owned();
+        let status = p["status"].as_str().unwrap_or_default().to_owned();
+        let entry = self.layers.entry(layer.clone()).or_default();
+        let changed = entry.2 != status;
+        if let (Some(c), Some(t)) = (p["current"].as_u64(), p["total"].as_u64()) {
+            if t > 0 {
+                *entry = (c, t, status.clone());
+            }
+        }
+        entry.2 = status.clone();
+        let mut err = std::io::stderr().lock();
+        if err.is_terminal() {
+            let (current, total) = self
+                .layers
+                .values()
+                .fold((0, 0), |(c, t), l| (c + l.0, t + l.1));
+            let ratio = if total > 0 {
+                current as f64 / total as f64
+            } else {
+                0.0
+            };
+            let filled = (ratio * 30.0) as usize;
+            write!(
+                err,
+                "\rpulling [{}{}] {:>3.0}% {:.1}/{:.1} MB ",
+                "#".repeat(filled),
+                " ".repeat(30 - filled.min(30)),
+                ratio * 100.0,
+                current as f64 / 1e6,
+                total as f64 / 1e6
+            )?;
+            self.drawn = true;
+        } else if changed {
+            let prefix = if layer.is_empty() {
+                String::new()
+            } else {
+                format!("{layer}: ")
+            };
+            writeln!(err, "{prefix}{status}")?;
+        }
+        Ok(())
+    }
+
+    fn finish(&self) -> anyhow::Result<()> {
+        if self.drawn {
+            writeln!(std::io::stderr())?;
+        }
+        Ok(())
+    }
 }
 
 fn table(apps: &[Value]) -> String {

@@ -203,6 +203,7 @@ pub(crate) async fn install(
     Extension(listener): Extension<Listener>,
     peer: Peer,
     headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Response {
     let ctx = match authorize(&state, listener, &peer, &headers, &Route::Install).await {
@@ -214,10 +215,54 @@ pub(crate) async fn install(
         Err(p) => return p.into_response(),
     };
     let warnings: Vec<String> = parsed.warnings.iter().map(|w| w.to_string()).collect();
+    if query.get("progress").map(String::as_str) == Some("true") {
+        return install_with_progress(ctx.apps.clone(), parsed.manifest, warnings);
+    }
     match ctx.apps.install(parsed.manifest, &|_| {}).await {
         Ok(view) => with_warnings(StatusCode::CREATED, &view, warnings),
         Err(e) => problem(e).into_response(),
     }
+}
+
+/// `?progress=true`: the answer is NDJSON, one `{"progress": ...}` line per
+/// pull step, then `{"app": ...}` or `{"problem": ...}`. The install runs in
+/// its own task, so a client that goes away does not abort it.
+fn install_with_progress(
+    apps: berth_apps::Apps,
+    manifest: berth_manifest::manifest::AppManifest,
+    warnings: Vec<String>,
+) -> Response {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    tokio::spawn(async move {
+        let progress_tx = tx.clone();
+        let report = move |p: berth_apps::PullProgress| {
+            let line = serde_json::json!({"progress": {
+                "layer": p.layer, "status": p.status, "current": p.current, "total": p.total,
+            }});
+            let _ = progress_tx.send(format!("{line}\n"));
+        };
+        let last = match apps.install(manifest, &report).await {
+            Ok(view) => {
+                let mut value = serde_json::to_value(&view).unwrap_or_default();
+                if let Some(object) = value.as_object_mut() {
+                    object.insert("warnings".into(), warnings.into());
+                }
+                serde_json::json!({ "app": value })
+            }
+            Err(e) => serde_json::json!({ "problem": problem(e) }),
+        };
+        let _ = tx.send(format!("{last}\n"));
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|line| (Ok::<_, std::convert::Infallible>(Bytes::from(line)), rx))
+    });
+    (
+        [(header::CONTENT_TYPE, "application/x-ndjson")],
+        Body::from_stream(stream),
+    )
+        .into_response()
 }
 
 /// `PUT /protected/apps/{name}`: a new app.json for an installed app.

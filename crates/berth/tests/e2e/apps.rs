@@ -359,3 +359,106 @@ async fn logs_are_read_and_followed() {
         .unwrap();
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 }
+
+/// A throwaway registry without auth on 127.0.0.1 (which Docker trusts
+/// without TLS), killed on drop.
+struct PlainRegistry {
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl PlainRegistry {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = berth_test_support::free_port();
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nstorage: {{filesystem: {{rootdirectory: {}}}}}\nhttp: {{addr: 127.0.0.1:{port}}}\n",
+                dir.path().join("storage").display()
+            ),
+        )
+        .unwrap();
+        let child = std::process::Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Self {
+            child,
+            _dir: dir,
+            port,
+        }
+    }
+}
+
+impl Drop for PlainRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_missing_image_is_pulled_with_progress_in_the_cli() {
+    let b = Berth::start(&bin()).await.unwrap();
+    let registry = PlainRegistry::start();
+    let name = app_name("pull");
+    let image = format!("127.0.0.1:{}/berth-test/{name}:1", registry.port);
+    assert!(docker(&["tag", &busybox_image().unwrap(), &image]).0);
+    assert!(docker(&["push", &image]).0, "push to the test registry");
+    assert!(docker(&["rmi", &image]).0);
+
+    let file = b.data_dir().with_extension("pull.json");
+    std::fs::write(
+        &file,
+        json!({"v": "4.0", "name": name, "image": image}).to_string(),
+    )
+    .unwrap();
+    let data_dir = b.data_dir().display().to_string();
+    let out = berth(&[
+        "app",
+        "--data-dir",
+        &data_dir,
+        "install",
+        file.to_str().unwrap(),
+    ]);
+    // Whatever happens, the pulled tag is ours to remove.
+    let cleanup = image.clone();
+    let _guard = scopeguard(move || {
+        let _ = std::process::Command::new("docker")
+            .args(["rmi", "-f", &cleanup])
+            .output();
+    });
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("Pulling from berth-test/"),
+        "no progress shown: {err}"
+    );
+    assert!(stdout(&out).contains("running"), "{}", stdout(&out));
+    Owner::new(&b).wait_status(&name, "running").await;
+}
+
+/// Runs `f` when dropped.
+fn scopeguard(f: impl FnOnce()) -> impl Drop {
+    struct Guard<F: FnOnce()>(Option<F>);
+    impl<F: FnOnce()> Drop for Guard<F> {
+        fn drop(&mut self) {
+            if let Some(f) = self.0.take() {
+                f();
+            }
+        }
+    }
+    Guard(Some(f))
+}
