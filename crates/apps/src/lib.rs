@@ -152,8 +152,8 @@ pub struct AppView {
     pub image: String,
     /// installing | installed | uninstalling
     pub phase: &'static str,
-    /// running | stopped | exited | restarting | created | paused | dead |
-    /// missing (no container) | unknown
+    /// running | stopped (by the owner) | exited (with `exit_code`) |
+    /// restarting | created | paused | dead | missing (no container) | unknown
     pub status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i64>,
@@ -246,6 +246,8 @@ impl Apps {
             .get(&row.name)
             .cloned();
         let (status, exit_code) = match &observed {
+            // Stopped on the owner's request: not a failure to report a code for.
+            Some(o) if o.status == "exited" && !row.want_running => ("stopped".to_owned(), None),
             Some(o) => (o.status.clone(), o.exit_code),
             None => ("unknown".to_owned(), None),
         };

@@ -37,8 +37,7 @@ impl Apps {
                     ContainerState::Restarting => ("restarting".to_owned(), None),
                     ContainerState::Paused => ("paused".to_owned(), None),
                     ContainerState::Dead => ("dead".to_owned(), None),
-                    // A container stopped by berth exits by signal; call that
-                    // stopped, and anything else exited with its code.
+                    // `AppView` calls it stopped when the owner asked for it.
                     ContainerState::Exited { code } => ("exited".to_owned(), Some(*code)),
                     ContainerState::Other(s) => (s.clone(), None),
                 };

@@ -143,8 +143,9 @@ async fn status_follows_docker_events_and_start_stop_restart() {
 
     let (s, _) = owner.action(&name, "stop").await;
     assert_eq!(s, StatusCode::OK);
-    owner.wait_status(&name, "exited").await;
-    assert_eq!(owner.get(&name).await.1["want_running"], false);
+    let v = owner.wait_status(&name, "stopped").await;
+    assert_eq!(v["want_running"], false);
+    assert!(v["exit_code"].is_null(), "{v}");
     let (s, _) = owner.action(&name, "start").await;
     assert_eq!(s, StatusCode::OK);
     owner.wait_status(&name, "running").await;
@@ -229,7 +230,7 @@ async fn the_cli_installs_lists_stops_and_uninstalls() {
     let out = cli(&["stop", &name]);
     assert!(out.status.success(), "{}", stderr(&out));
     let out = cli(&["status", &name]);
-    assert!(stdout(&out).contains("exited"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("stopped"), "{}", stdout(&out));
 
     // Bad input: one clear error naming the field, non-zero exit.
     let bad = b.data_dir().with_extension("bad.json");
