@@ -44,6 +44,14 @@ struct Inner {
     registry_auth: Option<RegistryAuth>,
     identities: Identities,
     owner_token: String,
+    /// Set once at start when berth runs apps (issue 3).
+    apps: std::sync::OnceLock<AppsContext>,
+}
+
+/// The apps service and the owner's credential, for `/protected/apps`.
+pub(crate) struct AppsContext {
+    pub(crate) apps: berth_apps::Apps,
+    pub(crate) owner_token: String,
 }
 
 /// What the router needs from the process that hosts it.
@@ -74,6 +82,7 @@ impl AppState {
                 registry_auth: cfg.registry_auth,
                 identities: cfg.identities,
                 owner_token: cfg.owner_token,
+                apps: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -100,6 +109,16 @@ impl AppState {
 
     pub(crate) fn cookie_domain(&self) -> Option<&str> {
         self.inner.identities.authenticator().cookie_domain()
+    }
+
+    /// Enables the apps routes: `owner_token` is what the owner presents as
+    /// `Authorization: Bearer`. Only the first call has an effect.
+    pub fn set_apps(&self, apps: berth_apps::Apps, owner_token: String) {
+        let _ = self.inner.apps.set(AppsContext { apps, owner_token });
+    }
+
+    pub(crate) fn apps(&self) -> Option<&AppsContext> {
+        self.inner.apps.get()
     }
 }
 
@@ -146,4 +165,21 @@ impl CoreService {
         };
         response.map(|b| b.map_err(BoxError::from).boxed_unsync())
     }
+}
+
+/// Serves the core API for apps (`http://portal_core/`) on `listener`, which
+/// sits on the berth Docker network's gateway: callers are identified by
+/// their container address, or by the owner token.
+pub async fn serve_core(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let router = routes::core_router(state);
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

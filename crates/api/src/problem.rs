@@ -15,6 +15,18 @@ pub struct Problem {
     pub detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Every offending field at once (app.json validation), each with its
+    /// JSON pointer; `field` is the first of them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldProblem>,
+}
+
+/// One invalid field of a request body.
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldProblem {
+    /// RFC 6901 JSON pointer into the request body.
+    pub pointer: String,
+    pub detail: String,
 }
 
 impl Problem {
@@ -25,12 +37,37 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.into(),
             field: None,
+            errors: Vec::new(),
         }
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
         self.field = Some(field.into());
         self
+    }
+
+    pub fn with_errors(mut self, errors: Vec<FieldProblem>) -> Self {
+        if self.field.is_none() {
+            self.field = errors.first().map(|e| e.pointer.clone());
+        }
+        self.errors = errors;
+        self
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not found", detail)
+    }
+
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", detail)
+    }
+
+    pub fn unprocessable(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid app", detail)
     }
 
     pub fn unauthorized(detail: impl Into<String>) -> Self {

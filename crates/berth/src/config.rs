@@ -70,6 +70,10 @@ pub struct ConfigArgs {
         hide_env_values = true
     )]
     pub registry_notification_secret: Option<String>,
+    /// Port of the core API for apps (`http://portal_core/`), on the berth
+    /// Docker network's gateway [default: 80]
+    #[arg(long, env = "BERTH_CORE_PORT", value_name = "PORT")]
+    pub core_port: Option<u16>,
 }
 
 /// The TOML file. Unknown keys are refused so that a typo is not ignored.
@@ -91,6 +95,7 @@ struct FileConfig {
     token_kid_format: Option<String>,
     /// Lifetime of registry tokens in seconds (default 300).
     token_ttl_seconds: Option<u64>,
+    core_port: Option<u16>,
 }
 
 /// Where Postgres comes from.
@@ -127,11 +132,14 @@ pub struct Config {
     /// `kid` as an RFC 7638 thumbprint instead of libtrust's form.
     pub token_kid_thumbprint: bool,
     pub token_ttl_seconds: u64,
+    /// Port of the apps' core API listener on the Docker network gateway.
+    pub core_port: u16,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_REGISTRY_LISTEN: &str = "127.0.0.1:5000";
 pub const DEFAULT_POSTGRES_LISTEN: &str = "127.0.0.1:5433";
+pub const DEFAULT_CORE_PORT: u16 = 80;
 
 impl Config {
     pub fn load(args: &ConfigArgs) -> Result<Self, ConfigError> {
@@ -201,6 +209,10 @@ impl Config {
                 .registry_notification_secret
                 .clone()
                 .or(file.registry_notification_secret),
+            core_port: args
+                .core_port
+                .or(file.core_port)
+                .unwrap_or(DEFAULT_CORE_PORT),
         };
         cfg.validate()?;
         Ok(cfg)

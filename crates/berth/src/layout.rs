@@ -3,7 +3,10 @@
 //! ```text
 //! <data-dir>/
 //!   berth.lock            flock held by the running berth (one per data dir)
-//!   owner.token           the owner's API token, 0600
+//!   instance-id           this data dir's id: names its Docker network and labels
+//!   owner.token           the owner's API token, 0600; the CLI reads it
+//!   apps/<app>/           apps' data dirs
+//!   shared/<name>/        the owner's shared dirs (documents, media, music)
 //!   secrets/              0700: generated secrets
 //!   secrets/identities/   0700: identity keys, one 0600 file each
 //!   keys/                 token signing key (0600) and certificates
@@ -11,6 +14,8 @@
 //!   registry/config.yml   generated on every start, 0600
 //!   registry/storage/     blobs and manifests
 //!   run/                  pid files of children; run/postgres is the socket dir
+//!   run/api.url           where the running berth's API listens, for the CLI
+//!   run/docker-proxy/     one read-only Docker API socket per docker_sock_ro app
 //! ```
 
 use std::fs;
@@ -118,6 +123,35 @@ impl Layout {
         })?;
         let _ = fs::remove_file(probe);
         Ok(())
+    }
+
+    pub fn api_url_file(&self) -> PathBuf {
+        self.run().join("api.url")
+    }
+
+    /// This data dir's instance id (32 hex characters), created on first use.
+    /// It names the Docker network and labels every Docker object, so two
+    /// berths on one engine never touch each other's.
+    pub fn instance_id(&self) -> Result<String, LayoutError> {
+        self.read_or_create(&self.root.join("instance-id"))
+    }
+
+    fn read_or_create(&self, path: &Path) -> Result<String, LayoutError> {
+        match fs::read_to_string(path) {
+            Ok(s) if !s.trim().is_empty() => Ok(s.trim().to_owned()),
+            Ok(_) => self.create_secret_file(path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => self.create_secret_file(path),
+            Err(source) => Err(LayoutError::Read {
+                path: path.to_owned(),
+                source,
+            }),
+        }
+    }
+
+    fn create_secret_file(&self, path: &Path) -> Result<String, LayoutError> {
+        let value = random_hex(32);
+        berth_registry::signing::write_atomically(path, value.as_bytes(), 0o600)?;
+        Ok(value)
     }
 
     /// Reads the secret `name`, generating 32 random bytes (hex) on first use.

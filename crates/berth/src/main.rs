@@ -2,6 +2,7 @@
 //! concerns (config, child supervision, signals); the domain lives in the
 //! library crates below it.
 
+mod app_cli;
 mod bench;
 mod cli;
 mod config;
@@ -40,6 +41,8 @@ enum Command {
         #[command(flatten)]
         config: ConfigArgs,
     },
+    /// Install, list, start, stop, restart, read logs of and uninstall apps
+    App(app_cli::AppArgs),
     /// Check Docker, Postgres, the registry, ports and the data dir
     Doctor {
         #[command(flatten)]
@@ -126,6 +129,7 @@ fn main() -> ExitCode {
                     .await
                     .map(|()| ExitCode::SUCCESS)
             }
+            Command::App(args) => app_cli::run(args).await,
         }
     });
     // Background tasks (log forwarders) must not delay exit.

@@ -55,6 +55,9 @@ pub struct ManagedPostgres {
     listen: SocketAddr,
     run_as: Option<(u32, u32)>,
     pid_file: PathBuf,
+    /// The berth Docker network: Postgres also listens on its gateway, and
+    /// `pg_hba.conf` admits its subnet with a password.
+    docker_network: Option<(std::net::IpAddr, String)>,
 }
 
 impl ManagedPostgres {
@@ -75,7 +78,15 @@ impl ManagedPostgres {
             listen,
             run_as,
             pid_file: layout.pid_file("postgres"),
+            docker_network: None,
         })
+    }
+
+    /// Lets app containers reach the cluster: listen on the network's
+    /// `gateway` as well, and admit `subnet` (CIDR) with scram-sha-256.
+    pub fn with_docker_network(mut self, gateway: std::net::IpAddr, subnet: &str) -> Self {
+        self.docker_network = Some((gateway, subnet.to_owned()));
+        self
     }
 
     /// Creates the cluster on first start (initdb into a scratch dir, then a
@@ -117,10 +128,16 @@ impl ManagedPostgres {
                 source,
             })?;
         }
-        let hba = "# Written by berth on every start; edits are overwritten.\n\
+        let mut hba = "# Written by berth on every start; edits are overwritten.\n\
                    local all all trust\n\
                    host all all 127.0.0.1/32 scram-sha-256\n\
-                   host all all ::1/128 scram-sha-256\n";
+                   host all all ::1/128 scram-sha-256\n"
+            .to_owned();
+        if let Some((_, subnet)) = &self.docker_network {
+            // App containers: each role may open only the database whose
+            // CONNECT it holds (PUBLIC's is revoked), always with a password.
+            hba.push_str(&format!("host all all {subnet} scram-sha-256\n"));
+        }
         let hba_path = self.data.join("pg_hba.conf");
         std::fs::write(&hba_path, hba).map_err(|source| ClusterError::Io {
             path: hba_path.clone(),
@@ -165,7 +182,7 @@ impl ManagedPostgres {
                 c("-k"),
                 self.socket_dir.clone().into(),
                 c("-c"),
-                format!("listen_addresses={}", self.listen.ip()).into(),
+                self.listen_addresses().into(),
                 c("-c"),
                 c("unix_socket_permissions=0700"),
                 c("-c"),
@@ -180,6 +197,13 @@ impl ManagedPostgres {
             pid_file: self.pid_file.clone(),
             marker: self.data.clone().into(),
             redact: Vec::new(),
+        }
+    }
+
+    fn listen_addresses(&self) -> String {
+        match &self.docker_network {
+            Some((gateway, _)) => format!("listen_addresses={},{gateway}", self.listen.ip()),
+            None => format!("listen_addresses={}", self.listen.ip()),
         }
     }
 

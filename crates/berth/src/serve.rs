@@ -102,6 +102,21 @@ async fn boot_and_serve(
         ),
     }
 
+    // The berth network: apps live on it and reach Postgres and the core
+    // at its gateway. Named after the instance so two berths never share one.
+    let instance_id = layout.instance_id()?;
+    let network_name = berth_apps::AppsConfig::network_name(&instance_id);
+    let labels = std::collections::HashMap::from([(
+        berth_apps::LABEL_INSTANCE.to_owned(),
+        instance_id.clone(),
+    )]);
+    let network = engine
+        .ensure_network(&network_name, &labels)
+        .await
+        .with_context(|| format!("cannot create the Docker network `{network_name}`"))?;
+    tracing::info!(network = %network.name, gateway = %network.gateway, subnet = %network.subnet, "docker network ready");
+    let cluster = cluster.map(|c| c.with_docker_network(network.gateway, &network.subnet));
+
     let store = match &cluster {
         Some(c) => {
             c.prepare().await?;
@@ -157,12 +172,15 @@ async fn boot_and_serve(
         identities,
         owner_token,
     });
+    let network_name = network.name.clone();
+    let (core_listener, apps) = start_apps(cfg, layout, &store, &engine, network, &state).await?;
     tracing::info!(
         listen = %cfg.listen,
         boot_ms = boot.elapsed().as_millis() as u64,
         "berth is serving"
     );
 
+    let state_for_core = state.clone();
     let gateway = crate::front_door::gateway(
         cfg,
         state,
@@ -180,12 +198,79 @@ async fn boot_and_serve(
         },
         Duration::from_secs(2),
     ));
+    let (core_stop_tx, core_stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let core_server = tokio::spawn(berth_api::serve_core(
+        core_listener,
+        state_for_core,
+        async {
+            let _ = core_stop_rx.await;
+        },
+    ));
     let signal = shutdown_signal().await;
     tracing::info!(signal, "shutting down");
     let _ = stop_tx.send(());
+    let _ = core_stop_tx.send(());
+    core_server.abort();
     let _ = server.await;
+    // An instance without apps takes its network with it; with apps the
+    // network stays, since their containers keep running without berth.
+    if matches!(apps.list().await, Ok(list) if list.is_empty()) {
+        if let Err(e) = engine.remove_network(&network_name).await {
+            tracing::warn!(error = %e, network = %network_name, "cannot remove the docker network");
+        }
+    }
     store.close().await;
     Ok(())
+}
+
+/// Issue 3: the apps service, its convergence, its status watcher, the owner
+/// token and the core listener for apps on the network gateway.
+async fn start_apps(
+    cfg: &Config,
+    layout: &Layout,
+    store: &Store,
+    engine: &berth_docker::Engine,
+    network: berth_docker::NetworkInfo,
+    state: &AppState,
+) -> anyhow::Result<(TcpListener, berth_apps::Apps)> {
+    let postgres_port = match cfg.postgres {
+        PostgresSource::Managed { listen } => {
+            store.revoke_public_connect_on_system_databases().await?;
+            listen.port()
+        }
+        PostgresSource::External { .. } => {
+            tracing::warn!("apps' postgres service expects the managed cluster; with --postgres-url apps reach port 5432 on the network gateway");
+            5432
+        }
+    };
+    let owner_token = layout.owner_token()?;
+    let core_addr = SocketAddr::new(network.gateway, cfg.core_port);
+    let core_listener = bind("core_port", core_addr).await?;
+    let apps = berth_apps::Apps::new(
+        store.clone(),
+        engine.clone(),
+        berth_apps::AppsConfig {
+            data_dir: layout.root().to_owned(),
+            instance_id: layout.instance_id()?,
+            network,
+            postgres_port,
+            domain: "localhost".into(),
+        },
+    );
+    let started = Instant::now();
+    if let Err(e) = apps.reconcile().await {
+        tracing::warn!(error = %e, "apps did not fully converge; the watcher retries after engine restarts");
+    }
+    tracing::info!(
+        converge_ms = started.elapsed().as_millis() as u64,
+        "apps converged"
+    );
+    apps.spawn_watcher();
+    state.set_apps(apps.clone(), owner_token);
+    let url = format!("http://{}\n", crate::config::client_facing(cfg.listen));
+    std::fs::write(layout.api_url_file(), url).context("cannot write run/api.url")?;
+    tracing::info!(listen = %core_addr, "core API for apps (portal_core) listening");
+    Ok((core_listener, apps))
 }
 
 async fn bind(key: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {

@@ -3,6 +3,7 @@
 //! Architecture invariant: only this crate depends on sqlx; every other crate
 //! sees typed functions and the [`Store`] handle.
 
+mod apps;
 mod catalog;
 mod credentials;
 mod events;
@@ -13,6 +14,7 @@ pub mod secret;
 mod teams;
 mod users;
 
+pub use apps::{AppPhase, AppRow};
 pub use catalog::{Registry, Repository, Tag};
 pub use credentials::{ApplicationToken, RefreshToken, MAX_APPLICATION_TOKENS};
 pub use events::StoredEvent;
@@ -53,6 +55,8 @@ pub enum StoreError {
     NotFound,
     #[error("cannot hash a credential: {0}")]
     Credential(String),
+    #[error("refused: {0}")]
+    Invalid(String),
 }
 
 impl StoreError {

@@ -144,6 +144,14 @@ impl Berth {
         &self.data_dir
     }
 
+    /// The owner's API token (`<data-dir>/owner.token`).
+    pub fn owner_token(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("owner.token"))
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
+    }
+
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(|c| c.id())
     }
@@ -228,6 +236,9 @@ impl Drop for Berth {
         // Children of a berth that was SIGKILLed in a test are still ours
         // to clean: find them by their data-dir marker.
         reap_by_marker(&self.data_dir);
+        // Apps' containers and the instance's network outlive berth by
+        // design (restart policy); a test's must not.
+        remove_docker_objects(&self.data_dir);
     }
 }
 
@@ -456,4 +467,157 @@ impl Drop for PlainRegistry {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Builds (once per machine) `FROM berth-test/busybox:1` plus Debian's
+/// `psql` with the shared libraries it links, so that a test app can open
+/// its own database from inside its container. Runs as uid 1000 when
+/// `uid1000`, to prove data dirs are `chown`ed for non-root apps.
+pub fn psql_image(uid1000: bool) -> anyhow::Result<String> {
+    let base = busybox_image()?;
+    let tag = if uid1000 {
+        "berth-test/psql-uid1000:1"
+    } else {
+        "berth-test/psql:1"
+    };
+    let lock_file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(std::env::temp_dir().join("berth-test-image.lock"))?;
+    let _lock = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| anyhow::anyhow!("cannot lock the image build: {e}"))?;
+    let present = Command::new("docker")
+        .args(["image", "inspect", tag])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()?
+        .success();
+    if present {
+        return Ok(tag.to_owned());
+    }
+    let psql = Path::new("/usr/lib/postgresql/15/bin/psql");
+    let ldd = Command::new("ldd").arg(psql).output()?;
+    let ctx = tempfile::tempdir()?;
+    let root = ctx.path().join("rootfs");
+    let mut files = vec![psql.to_owned()];
+    for line in String::from_utf8_lossy(&ldd.stdout).lines() {
+        let path = line
+            .split_whitespace()
+            .find(|w| w.starts_with('/'))
+            .map(PathBuf::from);
+        if let Some(p) = path {
+            files.push(p);
+        }
+    }
+    for f in &files {
+        let target = root.join(f.strip_prefix("/")?);
+        std::fs::create_dir_all(target.parent().context("no parent")?)?;
+        std::fs::copy(f, &target).with_context(|| format!("copy {}", f.display()))?;
+    }
+    let etc = root.join("etc");
+    std::fs::create_dir_all(&etc)?;
+    std::fs::write(etc.join("nsswitch.conf"), "hosts: files dns\n")?;
+    std::fs::write(
+        etc.join("passwd"),
+        "root:x:0:0:root:/:/bin/sh\napp:x:1000:1000:app:/tmp:/bin/sh\n",
+    )?;
+    std::fs::write(etc.join("group"), "root:x:0:\napp:x:1000:\n")?;
+    let user = if uid1000 { "USER 1000:1000\n" } else { "" };
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!("FROM {base}\nCOPY rootfs/ /\nENV PATH=/usr/lib/postgresql/15/bin:/bin\n{user}"),
+    )?;
+    let out = Command::new("docker")
+        .args(["build", "-q", "-t", tag])
+        .arg(ctx.path())
+        .output()?;
+    if !out.status.success() {
+        bail!(
+            "docker build failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(tag.to_owned())
+}
+
+/// Removes every container and network of the berth instance whose data dir
+/// is `data_dir` (found by the `berth.instance` label), so tests leave no
+/// Docker objects behind.
+pub fn remove_docker_objects(data_dir: &Path) {
+    let Ok(id) = std::fs::read_to_string(data_dir.join("instance-id")) else {
+        return;
+    };
+    let id = id.trim();
+    if id.is_empty() {
+        return;
+    }
+    let label = format!("label=berth.instance={id}");
+    if let Ok(out) = Command::new("docker")
+        .args(["ps", "-aq", "--filter", &label])
+        .output()
+    {
+        let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        if !ids.is_empty() {
+            let _ = Command::new("docker")
+                .args(["rm", "-f"])
+                .args(&ids)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+    if let Ok(out) = Command::new("docker")
+        .args(["network", "ls", "-q", "--filter", &label])
+        .output()
+    {
+        for net in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+            let _ = Command::new("docker")
+                .args(["network", "rm", net])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+/// Builds (once per machine) `FROM berth-test/busybox:1` plus `lines` of
+/// Dockerfile as `tag`: test apps with another command or user.
+pub fn derived_image(tag: &str, lines: &str) -> anyhow::Result<String> {
+    let base = busybox_image()?;
+    let lock_file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(std::env::temp_dir().join("berth-test-image.lock"))?;
+    let _lock = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| anyhow::anyhow!("cannot lock the image build: {e}"))?;
+    let present = Command::new("docker")
+        .args(["image", "inspect", tag])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()?
+        .success();
+    if present {
+        return Ok(tag.to_owned());
+    }
+    let ctx = tempfile::tempdir()?;
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!("FROM {base}\n{lines}\n"),
+    )?;
+    let out = Command::new("docker")
+        .args(["build", "-q", "-t", tag])
+        .arg(ctx.path())
+        .output()?;
+    if !out.status.success() {
+        bail!(
+            "docker build failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(tag.to_owned())
 }

@@ -1,5 +1,7 @@
-//! Route table of the main listener. One module per resource.
+//! Route table of the main listener and of the core listener for apps. One
+//! module per resource.
 
+mod apps;
 mod body;
 mod health;
 mod identities;
@@ -12,7 +14,7 @@ mod terminals;
 mod token;
 
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Extension, Router};
 
 use crate::AppState;
 
@@ -24,5 +26,24 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v2/token", get(token::get).post(token::post))
         .merge(portus::router())
         .merge(identity_api::routes(&state))
+        .merge(apps_routes().layer(Extension(apps::Listener::Main)))
         .with_state(state)
+}
+
+/// `http://portal_core/`: what apps may call, identified by their address.
+pub(crate) fn core_router(state: AppState) -> Router {
+    apps_routes()
+        .layer(Extension(apps::Listener::Core))
+        .with_state(state)
+}
+
+fn apps_routes() -> Router<AppState> {
+    Router::new()
+        .route("/protected/apps", get(apps::list).post(apps::install))
+        .route(
+            "/protected/apps/{name}",
+            get(apps::get).put(apps::upgrade).delete(apps::uninstall),
+        )
+        .route("/protected/apps/{name}/logs", get(apps::logs))
+        .route("/protected/apps/{name}/{action}", post(apps::control))
 }
