@@ -4,6 +4,14 @@
 //! managed Postgres cluster and registry), and is stopped with SIGTERM (then
 //! SIGKILL) when dropped, so tests run in parallel and leave nothing behind.
 
+mod images;
+mod plain;
+
+// The test helpers keep one flat path (`berth_test_support::busybox_image`)
+// whatever file they live in.
+pub use images::{busybox_image, derived_image, psql_image};
+pub use plain::PlainRegistry;
+
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -301,6 +309,23 @@ pub fn reap_by_marker(dir: &Path) {
     }
 }
 
+/// True while `pid` has not finished exiting: a zombie thread-group leader
+/// whose other threads still run (a Go program) is alive.
+pub fn pid_alive(pid: i32) -> bool {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return false;
+    };
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_default()
+    };
+    let zombie = field("State:").starts_with(['Z', 'X']);
+    !zombie || field("Threads:").parse::<u32>().unwrap_or(1) > 1
+}
+
 /// Pids of processes whose arguments mention `dir`.
 pub fn processes_mentioning(dir: &Path) -> Vec<i32> {
     let Ok(canonical) = dir.canonicalize() else {
@@ -317,14 +342,7 @@ pub fn processes_mentioning(dir: &Path) -> Vec<i32> {
             else {
                 continue;
             };
-            let alive = std::fs::read_to_string(entry.path().join("stat"))
-                .ok()
-                .and_then(|s| {
-                    s.rsplit_once(')')
-                        .map(|(_, r)| r.trim_start().starts_with(['Z', 'X']))
-                })
-                .map(|zombie| !zombie)
-                .unwrap_or(false);
+            let alive = pid_alive(pid);
             if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
                 if alive && String::from_utf8_lossy(&cmdline).contains(&needle) {
                     out.push(pid);
@@ -333,212 +351,6 @@ pub fn processes_mentioning(dir: &Path) -> Vec<i32> {
         }
     }
     out
-}
-
-/// Builds (once per machine, under a file lock shared by parallel test
-/// processes) a tiny image `FROM scratch` holding Debian's static busybox,
-/// and returns its reference. Nothing is pulled from the internet.
-///
-/// The image runs `httpd` on port 8080 serving `/www` by default, so it can
-/// stand in for a web app; tests override the command as they need.
-pub fn busybox_image() -> anyhow::Result<String> {
-    const TAG: &str = "berth-test/busybox:1";
-    let lock_file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(std::env::temp_dir().join("berth-test-image.lock"))?;
-    let _lock = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusive)
-        .map_err(|(_, e)| anyhow::anyhow!("cannot lock the image build: {e}"))?;
-    let present = Command::new("docker")
-        .args(["image", "inspect", TAG])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()?
-        .success();
-    if present {
-        return Ok(TAG.to_owned());
-    }
-    let ctx = tempfile::tempdir()?;
-    std::fs::copy("/bin/busybox", ctx.path().join("busybox"))
-        .context("copy /bin/busybox (install busybox-static)")?;
-    std::fs::write(
-        ctx.path().join("Dockerfile"),
-        "FROM scratch\n\
-         COPY busybox /bin/busybox\n\
-         RUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n\
-         RUN [\"/bin/mkdir\", \"-p\", \"/www\", \"/tmp\"]\n\
-         RUN [\"/bin/sh\", \"-c\", \"echo hello from busybox > /www/index.html\"]\n\
-         EXPOSE 8080\n\
-         CMD [\"/bin/httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n",
-    )?;
-    let out = Command::new("docker")
-        .args(["build", "-q", "-t", TAG])
-        .arg(ctx.path())
-        .output()?;
-    if !out.status.success() {
-        bail!(
-            "docker build failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(TAG.to_owned())
-}
-
-/// A bare distribution registry without authentication, for tests of the
-/// registry client on its own. Stopped when dropped.
-pub struct PlainRegistry {
-    child: Child,
-    _dir: tempfile::TempDir,
-    pub port: u16,
-}
-
-impl PlainRegistry {
-    pub fn start() -> anyhow::Result<Self> {
-        let dir = tempfile::Builder::new()
-            .prefix("berth-plain-registry-")
-            .tempdir()?;
-        let port = free_port();
-        let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            serde_json::json!({
-                "version": 0.1,
-                "log": {"level": "warn", "accesslog": {"disabled": true}},
-                "storage": {"filesystem": {"rootdirectory": dir.path().join("storage")}, "delete": {"enabled": true}},
-                "http": {"addr": format!("127.0.0.1:{port}")}
-            })
-            .to_string(),
-        )?;
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("start docker-registry (install docker-registry)")?;
-        let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if start.elapsed() > Duration::from_secs(10) {
-                bail!("plain registry did not listen on {port}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(Self {
-            child,
-            _dir: dir,
-            port,
-        })
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// Copies a local docker image into this registry with skopeo.
-    pub fn push_local_image(
-        &self,
-        image: &str,
-        dest: &str,
-        format: Option<&str>,
-    ) -> anyhow::Result<()> {
-        let mut cmd = Command::new("skopeo");
-        cmd.args(["copy", "--quiet", "--dest-tls-verify=false"]);
-        if let Some(f) = format {
-            cmd.args(["--format", f]);
-        }
-        let out = cmd
-            .arg(format!("docker-daemon:{image}"))
-            .arg(format!("docker://127.0.0.1:{}/{dest}", self.port))
-            .output()?;
-        if !out.status.success() {
-            bail!(
-                "skopeo copy failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        Ok(())
-    }
-}
-
-impl Drop for PlainRegistry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Builds (once per machine) `FROM berth-test/busybox:1` plus Debian's
-/// `psql` with the shared libraries it links, so that a test app can open
-/// its own database from inside its container. Runs as uid 1000 when
-/// `uid1000`, to prove data dirs are `chown`ed for non-root apps.
-pub fn psql_image(uid1000: bool) -> anyhow::Result<String> {
-    let base = busybox_image()?;
-    let tag = if uid1000 {
-        "berth-test/psql-uid1000:1"
-    } else {
-        "berth-test/psql:1"
-    };
-    let lock_file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(std::env::temp_dir().join("berth-test-image.lock"))?;
-    let _lock = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusive)
-        .map_err(|(_, e)| anyhow::anyhow!("cannot lock the image build: {e}"))?;
-    let present = Command::new("docker")
-        .args(["image", "inspect", tag])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()?
-        .success();
-    if present {
-        return Ok(tag.to_owned());
-    }
-    let psql = Path::new("/usr/lib/postgresql/15/bin/psql");
-    let ldd = Command::new("ldd").arg(psql).output()?;
-    let ctx = tempfile::tempdir()?;
-    let root = ctx.path().join("rootfs");
-    let mut files = vec![psql.to_owned()];
-    for line in String::from_utf8_lossy(&ldd.stdout).lines() {
-        let path = line
-            .split_whitespace()
-            .find(|w| w.starts_with('/'))
-            .map(PathBuf::from);
-        if let Some(p) = path {
-            files.push(p);
-        }
-    }
-    for f in &files {
-        let target = root.join(f.strip_prefix("/")?);
-        std::fs::create_dir_all(target.parent().context("no parent")?)?;
-        std::fs::copy(f, &target).with_context(|| format!("copy {}", f.display()))?;
-    }
-    let etc = root.join("etc");
-    std::fs::create_dir_all(&etc)?;
-    std::fs::write(etc.join("nsswitch.conf"), "hosts: files dns\n")?;
-    std::fs::write(
-        etc.join("passwd"),
-        "root:x:0:0:root:/:/bin/sh\napp:x:1000:1000:app:/tmp:/bin/sh\n",
-    )?;
-    std::fs::write(etc.join("group"), "root:x:0:\napp:x:1000:\n")?;
-    let user = if uid1000 { "USER 1000:1000\n" } else { "" };
-    std::fs::write(
-        ctx.path().join("Dockerfile"),
-        format!("FROM {base}\nCOPY rootfs/ /\nENV PATH=/usr/lib/postgresql/15/bin:/bin\n{user}"),
-    )?;
-    let out = Command::new("docker")
-        .args(["build", "-q", "-t", tag])
-        .arg(ctx.path())
-        .output()?;
-    if !out.status.success() {
-        bail!(
-            "docker build failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(tag.to_owned())
 }
 
 /// Removes every container and network of the berth instance whose data dir
@@ -582,42 +394,4 @@ pub fn remove_docker_objects(data_dir: &Path) {
                 .status();
         }
     }
-}
-
-/// Builds (once per machine) `FROM berth-test/busybox:1` plus `lines` of
-/// Dockerfile as `tag`: test apps with another command or user.
-pub fn derived_image(tag: &str, lines: &str) -> anyhow::Result<String> {
-    let base = busybox_image()?;
-    let lock_file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(std::env::temp_dir().join("berth-test-image.lock"))?;
-    let _lock = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusive)
-        .map_err(|(_, e)| anyhow::anyhow!("cannot lock the image build: {e}"))?;
-    let present = Command::new("docker")
-        .args(["image", "inspect", tag])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()?
-        .success();
-    if present {
-        return Ok(tag.to_owned());
-    }
-    let ctx = tempfile::tempdir()?;
-    std::fs::write(
-        ctx.path().join("Dockerfile"),
-        format!("FROM {base}\n{lines}\n"),
-    )?;
-    let out = Command::new("docker")
-        .args(["build", "-q", "-t", tag])
-        .arg(ctx.path())
-        .output()?;
-    if !out.status.success() {
-        bail!(
-            "docker build failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(tag.to_owned())
 }
