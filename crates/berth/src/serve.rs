@@ -192,9 +192,20 @@ async fn bind(key: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
     })
 }
 
+/// Checks that `addr` can be bound. A leftover child that was just stopped
+/// may hold it for a moment longer, so a busy port is retried for 5 s.
 async fn ensure_free(key: &str, addr: SocketAddr) -> anyhow::Result<()> {
-    drop(bind(key, addr).await?);
-    Ok(())
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match bind(key, addr).await {
+            Ok(l) => {
+                drop(l);
+                return Ok(());
+            }
+            Err(e) if Instant::now() > deadline => return Err(e),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
 }
 
 async fn shutdown_signal() -> &'static str {

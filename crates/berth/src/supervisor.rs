@@ -285,18 +285,24 @@ pub fn processes_with_argument(marker: &std::ffi::OsStr) -> Vec<i32> {
     found
 }
 
-/// True while `pid` exists and is not a zombie waiting to be reaped.
+/// True while `pid` exists and has not finished exiting. A thread-group
+/// leader shows as a zombie as soon as its own thread ends, while the other
+/// threads (a Go program's runtime) still hold its sockets; so a zombie with
+/// more than one thread is still alive.
 pub fn is_alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            // The state follows the parenthesised command name.
-            let state = stat
-                .rsplit_once(')')
-                .and_then(|(_, rest)| rest.trim_start().chars().next());
-            !matches!(state, Some('Z') | Some('X') | None)
-        }
-        Err(_) => false,
-    }
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return false;
+    };
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_default()
+    };
+    let zombie = field("State:").starts_with('Z') || field("State:").starts_with('X');
+    let threads: u32 = field("Threads:").parse().unwrap_or(1);
+    !zombie || threads > 1
 }
 
 /// Runs a one-shot helper program (initdb, `--version` probes) to completion.

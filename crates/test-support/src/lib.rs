@@ -290,6 +290,23 @@ pub fn reap_by_marker(dir: &Path) {
     }
 }
 
+/// True while `pid` has not finished exiting: a zombie thread-group leader
+/// whose other threads still run (a Go program) is alive.
+pub fn pid_alive(pid: i32) -> bool {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return false;
+    };
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_default()
+    };
+    let zombie = field("State:").starts_with(['Z', 'X']);
+    !zombie || field("Threads:").parse::<u32>().unwrap_or(1) > 1
+}
+
 /// Pids of processes whose arguments mention `dir`.
 pub fn processes_mentioning(dir: &Path) -> Vec<i32> {
     let Ok(canonical) = dir.canonicalize() else {
@@ -306,14 +323,7 @@ pub fn processes_mentioning(dir: &Path) -> Vec<i32> {
             else {
                 continue;
             };
-            let alive = std::fs::read_to_string(entry.path().join("stat"))
-                .ok()
-                .and_then(|s| {
-                    s.rsplit_once(')')
-                        .map(|(_, r)| r.trim_start().starts_with(['Z', 'X']))
-                })
-                .map(|zombie| !zombie)
-                .unwrap_or(false);
+            let alive = pid_alive(pid);
             if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
                 if alive && String::from_utf8_lossy(&cmdline).contains(&needle) {
                     out.push(pid);

@@ -136,13 +136,7 @@ async fn two_instances_run_side_by_side() {
 }
 
 fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| {
-            !s.rsplit_once(')')
-                .map(|(_, r)| r.trim_start().starts_with(['Z', 'X']))
-                .unwrap_or(true)
-        })
-        .unwrap_or(false)
+    berth_test_support::pid_alive(pid)
 }
 
 async fn wait_for<F, Fut>(timeout: Duration, mut f: F)
