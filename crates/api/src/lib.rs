@@ -67,14 +67,42 @@ pub fn router(state: AppState) -> Router {
     routes::router(state)
 }
 
-/// Serves `state` on `listener` until `shutdown` resolves, then stops taking
-/// new connections and lets open requests finish.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: AppState,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+/// Body of the core's responses, boxed so that the gateway can mix them
+/// with app responses without knowing axum.
+pub type CoreBody = http_body_util::combinators::UnsyncBoxBody<bytes::Bytes, BoxError>;
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The core's routes as a plain function of an HTTP request, for the gateway
+/// to call for every request that is not addressed to an app.
+#[derive(Clone)]
+pub struct CoreService {
+    router: Router,
+}
+
+impl CoreService {
+    pub fn new(state: AppState) -> Self {
+        Self {
+            router: router(state),
+        }
+    }
+
+    /// Handles one request. A `SocketAddr` in the request's extensions (put
+    /// there by the listener) becomes axum's `ConnectInfo`.
+    pub async fn call<B>(&self, mut req: http::Request<B>) -> http::Response<CoreBody>
+    where
+        B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+        if let Some(addr) = req.extensions().get::<std::net::SocketAddr>().copied() {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(addr));
+        }
+        let response = match self.router.clone().oneshot(req).await {
+            Ok(r) => r,
+            Err(never) => match never {},
+        };
+        response.map(|b| b.map_err(BoxError::from).boxed_unsync())
+    }
 }

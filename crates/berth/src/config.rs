@@ -59,6 +59,9 @@ pub struct ConfigArgs {
     /// URL under which clients reach berth (token realm) [default: http://LISTEN]
     #[arg(long, env = "BERTH_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
+    /// Apps are served at `<app>.<domain>` on the listen address [default: localhost]
+    #[arg(long, env = "BERTH_DOMAIN", value_name = "DOMAIN")]
+    pub domain: Option<String>,
     /// Shared secret the external registry sends on notifications (managed: generated)
     #[arg(
         long,
@@ -80,6 +83,7 @@ struct FileConfig {
     postgres_url: Option<String>,
     registry_url: Option<String>,
     public_url: Option<String>,
+    domain: Option<String>,
     registry_notification_secret: Option<String>,
     registry_service: Option<String>,
     token_issuer: Option<String>,
@@ -112,6 +116,7 @@ pub struct Config {
     pub postgres: PostgresSource,
     pub registry: RegistrySource,
     pub public_url: String,
+    pub domain: String,
     pub registry_service: String,
     pub token_issuer: String,
     pub notification_secret: Option<String>,
@@ -164,6 +169,12 @@ impl Config {
             postgres,
             registry,
             public_url: public_url.trim_end_matches('/').to_owned(),
+            domain: args
+                .domain
+                .clone()
+                .or(file.domain)
+                .unwrap_or_else(|| "localhost".into())
+                .to_ascii_lowercase(),
             registry_service: file
                 .registry_service
                 .unwrap_or_else(|| "berth-registry".into()),
@@ -182,6 +193,18 @@ impl Config {
             return Err(invalid("data_dir", "must not be empty"));
         }
         check_url("public_url", &self.public_url)?;
+        let domain_ok = !self.domain.is_empty()
+            && self.domain.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+        if !domain_ok {
+            return Err(invalid(
+                "domain",
+                &format!("`{}` is not a DNS name", self.domain),
+            ));
+        }
         if let PostgresSource::External { url } = &self.postgres {
             if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
                 return Err(invalid("postgres_url", "must start with `postgres://`"));

@@ -5,6 +5,7 @@
 //! stops the children already started and exits with one clear line.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -147,27 +148,42 @@ async fn boot_and_serve(
         "berth is serving"
     );
 
+    let gateway = gateway(cfg, state);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        berth_api::serve(listener, state, async {
+    // Open streams (log follows, event streams, WebSockets) must not hold
+    // shutdown beyond the 10 s budget; children need the rest.
+    let server = tokio::spawn(berth_gateway::server::serve(
+        listener,
+        gateway,
+        async {
             let _ = stop_rx.await;
-        })
-        .await
-    });
+        },
+        Duration::from_secs(2),
+    ));
     let signal = shutdown_signal().await;
     tracing::info!(signal, "shutting down");
     let _ = stop_tx.send(());
-    // Open streams (log follows, event streams) must not hold shutdown
-    // beyond the 10 s budget; children need the rest.
-    let mut server = server;
-    if tokio::time::timeout(Duration::from_secs(2), &mut server)
-        .await
-        .is_err()
-    {
-        server.abort();
-    }
+    let _ = server.await;
     store.close().await;
     Ok(())
+}
+
+/// The front door: app hosts go through the gateway, the rest to the core.
+fn gateway(cfg: &Config, state: AppState) -> berth_gateway::Gateway {
+    let core = berth_api::CoreService::new(state);
+    let core: berth_gateway::CoreHandler = Arc::new(move |req| {
+        let core = core.clone();
+        Box::pin(async move { core.call(req).await })
+    });
+    berth_gateway::Gateway::new(
+        berth_gateway::GatewayConfig {
+            domain: cfg.domain.clone(),
+            ..Default::default()
+        },
+        Arc::new(berth_gateway::directory::NoApps),
+        Arc::new(berth_gateway::directory::NobodyAuthenticator),
+        core,
+    )
 }
 
 async fn bind(key: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {

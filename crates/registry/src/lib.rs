@@ -9,7 +9,9 @@
 //! Architecture invariant: nothing here starts processes or owns files beyond
 //! what the caller hands in; the binary decides where things live.
 
+pub mod client;
 pub mod config;
+pub mod manifest;
 pub mod probe;
 pub mod signing;
 pub mod token;

@@ -358,3 +358,27 @@ async fn secrets_never_reach_the_log() {
         "notification secret leaked into the log"
     );
 }
+
+#[tokio::test]
+async fn app_hosts_go_through_the_gateway_and_the_bare_domain_to_the_core() {
+    let b = Berth::start(&bin()).await.unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", b.ports.listen).parse().unwrap();
+    let client = reqwest::Client::builder()
+        .resolve("ghost.localhost", addr)
+        .resolve("localhost", addr)
+        .build()
+        .unwrap();
+    let r = client
+        .get(format!("http://ghost.localhost:{}/", b.ports.listen))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let r = client
+        .get(format!("http://localhost:{}/healthz", b.ports.listen))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}

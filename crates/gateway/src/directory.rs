@@ -1,0 +1,203 @@
+//! What the gateway needs from the rest of berth, as traits: where apps are
+//! and how to wake them ([`AppDirectory`]), who is calling
+//! ([`Authenticator`]), and the core's own handler ([`CoreHandler`]).
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use berth_authz::gateway::{Access, Caller, PathRules, RuleAccess};
+use berth_manifest::template::{Template, Variable};
+use http::HeaderName;
+
+use crate::body::BoxBody;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The core's handler for requests not addressed to an app.
+pub type CoreHandler = Arc<
+    dyn Fn(http::Request<hyper::body::Incoming>) -> BoxFuture<'static, http::Response<BoxBody>>
+        + Send
+        + Sync,
+>;
+
+/// One path rule of an app: its access and the headers to inject.
+#[derive(Debug, Clone)]
+pub struct AppPathRule {
+    pub access: Access,
+    pub headers: Vec<(HeaderName, Template)>,
+}
+
+impl RuleAccess for AppPathRule {
+    fn access(&self) -> Access {
+        self.access
+    }
+}
+
+/// How to reach one app and whom to let in.
+#[derive(Debug, Clone)]
+pub struct AppRoute {
+    pub rules: Arc<PathRules<AppPathRule>>,
+    /// Every header name any rule injects: a client's copies are removed on
+    /// every path, so that no path lets a spoofed value through.
+    pub injected: Arc<[HeaderName]>,
+    /// Template values fixed per app (`portal.*`).
+    pub vars: Arc<BTreeMap<Variable, String>>,
+}
+
+/// Why an app's manifest cannot become a route.
+#[derive(Debug, thiserror::Error)]
+pub enum RouteError {
+    #[error(transparent)]
+    Path(#[from] berth_authz::gateway::PathRuleError),
+    #[error("header name `{0}` is not valid HTTP")]
+    HeaderName(String),
+}
+
+impl AppRoute {
+    /// The gateway's view of an app's `paths`: the manifest's rules with
+    /// their header templates, and every injected header name.
+    pub fn from_manifest(
+        manifest: &berth_manifest::manifest::AppManifest,
+        vars: BTreeMap<Variable, String>,
+    ) -> Result<Self, RouteError> {
+        let mut injected: Vec<HeaderName> = Vec::new();
+        let mut rules = Vec::new();
+        for (prefix, rule) in manifest.paths() {
+            let mut headers = Vec::new();
+            for (name, template) in rule.headers() {
+                let name = HeaderName::from_bytes(name.as_str().as_bytes())
+                    .map_err(|_| RouteError::HeaderName(name.as_str().to_owned()))?;
+                if !injected.contains(&name) {
+                    injected.push(name.clone());
+                }
+                headers.push((name, template.clone()));
+            }
+            let access = match rule.access() {
+                berth_manifest::paths::Access::Public => Access::Public,
+                berth_manifest::paths::Access::Private => Access::Private,
+                berth_manifest::paths::Access::Peer => Access::Peer,
+            };
+            rules.push((prefix.as_str().to_owned(), AppPathRule { access, headers }));
+        }
+        Ok(Self {
+            rules: Arc::new(PathRules::new(rules)?),
+            injected: Arc::from(injected),
+            vars: Arc::new(vars),
+        })
+    }
+}
+
+/// Where an app is right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamState {
+    Running(SocketAddr),
+    /// Stopped on purpose (idle or by the owner); a request wakes it.
+    Stopped,
+    /// Exited on its own or unhealthy; requests get 502.
+    Crashed,
+}
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum WakeError {
+    #[error("the app did not accept connections in time")]
+    Timeout,
+    #[error("the app could not be started: {0}")]
+    Failed(String),
+    #[error("no such app")]
+    Unknown,
+}
+
+/// Held while a request to an app is in flight (body streaming included);
+/// dropping it tells the directory the request ended. Idle shutdown counts
+/// these.
+pub struct ActivityGuard {
+    on_drop: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl ActivityGuard {
+    pub fn new(on_drop: impl FnOnce() + Send + 'static) -> Self {
+        Self {
+            on_drop: Some(Box::new(on_drop)),
+        }
+    }
+
+    pub fn none() -> Self {
+        Self { on_drop: None }
+    }
+}
+
+impl Drop for ActivityGuard {
+    fn drop(&mut self) {
+        if let Some(f) = self.on_drop.take() {
+            f();
+        }
+    }
+}
+
+/// The apps, as the gateway sees them. Implemented by the apps service.
+pub trait AppDirectory: Send + Sync + 'static {
+    /// The app's route, or `None` for an unknown app. Must be cheap: it is
+    /// called on every request (an in-memory map).
+    fn route(&self, app: &str) -> Option<AppRoute>;
+    /// Where the app is now. Cheap, like `route`.
+    fn state(&self, app: &str) -> UpstreamState;
+    /// Starts a stopped app and resolves when its port accepts connections.
+    /// Concurrent calls for one app must share a single start.
+    fn wake<'a>(&'a self, app: &'a str) -> BoxFuture<'a, Result<SocketAddr, WakeError>>;
+    /// Marks the start of a request; the guard marks its end.
+    fn begin_request(&self, app: &str) -> ActivityGuard;
+}
+
+/// Who is calling, and a renewed cookie to hand back if any.
+#[derive(Debug, Clone)]
+pub struct AuthOutcome {
+    pub caller: Caller,
+    pub set_cookie: Option<http::HeaderValue>,
+}
+
+impl AuthOutcome {
+    pub fn anonymous() -> Self {
+        Self {
+            caller: Caller::Anonymous,
+            set_cookie: None,
+        }
+    }
+}
+
+/// Turns request credentials (terminal cookie, peer signature) into a
+/// caller. Implemented by the identity service; must never fail open: any
+/// error is [`Caller::Anonymous`].
+pub trait Authenticator: Send + Sync + 'static {
+    fn authenticate<'a>(&'a self, parts: &'a http::request::Parts) -> BoxFuture<'a, AuthOutcome>;
+}
+
+/// An authenticator that knows nobody: everyone is anonymous.
+pub struct NobodyAuthenticator;
+
+impl Authenticator for NobodyAuthenticator {
+    fn authenticate<'a>(&'a self, _parts: &'a http::request::Parts) -> BoxFuture<'a, AuthOutcome> {
+        Box::pin(async { AuthOutcome::anonymous() })
+    }
+}
+
+/// A directory with no apps: every app host is 404. Used until the apps
+/// service provides the real one.
+pub struct NoApps;
+
+impl AppDirectory for NoApps {
+    fn route(&self, _app: &str) -> Option<AppRoute> {
+        None
+    }
+    fn state(&self, _app: &str) -> UpstreamState {
+        UpstreamState::Crashed
+    }
+    fn wake<'a>(&'a self, _app: &'a str) -> BoxFuture<'a, Result<SocketAddr, WakeError>> {
+        Box::pin(async { Err(WakeError::Unknown) })
+    }
+    fn begin_request(&self, _app: &str) -> ActivityGuard {
+        ActivityGuard::none()
+    }
+}

@@ -1,0 +1,62 @@
+//! The gateway: berth's front door on its main listener.
+//!
+//! Every request walks named phases over one [`phases::RequestCtx`], in the
+//! manner of Pingora:
+//!
+//! 1. **route**: the `Host` header picks the target: `<app>.<domain>` is an
+//!    app, anything else goes to the core (UI and API) unchanged.
+//! 2. **authenticate**: the [`Authenticator`] turns a terminal cookie or a
+//!    peer signature into an [`berth_authz::gateway::Caller`].
+//! 3. **decide**: `authz::gateway` matches the longest segment-aware path
+//!    prefix of the app and decides; a denial is 401 for API clients and a
+//!    redirect to pairing for browsers.
+//! 4. **wake**: a stopped app is started (once, however many requests wait)
+//!    and the request held until its port accepts, or a browser gets a
+//!    waiting page that reloads itself.
+//! 5. **headers**: client-sent copies of the app's injected headers and the
+//!    terminal cookie are removed, the matched path's header templates
+//!    rendered and added, `X-Forwarded-*` set.
+//! 6. **forward**: the request streams to the app over a pooled connection;
+//!    WebSocket and other upgrades are spliced through.
+//! 7. **log**: one line per request.
+//!
+//! Architecture invariant: the gateway decides nothing itself (authz does)
+//! and knows apps only through [`AppDirectory`]; it never buffers a body.
+
+pub mod activity;
+pub mod body;
+pub mod directory;
+mod pages;
+pub mod phases;
+pub mod server;
+pub mod wake;
+
+pub use directory::{
+    ActivityGuard, AppDirectory, AppPathRule, AppRoute, AuthOutcome, Authenticator, CoreHandler,
+    RouteError, UpstreamState, WakeError,
+};
+pub use phases::Gateway;
+
+/// Settings of the gateway.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// The bare domain; apps live at `<app>.<domain>` (e.g. `localhost`).
+    pub domain: String,
+    /// Name of the terminal cookie, never forwarded to apps.
+    pub terminal_cookie: String,
+    /// How long a request may wait for a stopped app to start.
+    pub wake_timeout: std::time::Duration,
+    /// Where browsers are sent to pair, on the bare domain.
+    pub pairing_path: String,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            domain: "localhost".into(),
+            terminal_cookie: "berth_terminal".into(),
+            wake_timeout: std::time::Duration::from_secs(60),
+            pairing_path: "/pair".into(),
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! Phase 5, headers: what the app may see of the request.
+//!
+//! Removed: the terminal cookie, every header the app's rules inject (a
+//! client's copy would be a spoof), hop-by-hop headers. Added: the matched
+//! rule's rendered headers and `X-Forwarded-For/Proto/Host`. berth is the
+//! edge, so a client's `X-Forwarded-For` is replaced, not appended to.
+
+use std::collections::BTreeMap;
+
+use berth_authz::gateway::Caller;
+use berth_manifest::template::{TemplateContext, Variable};
+use http::header::{self, HeaderName, HeaderValue};
+use http::request::Parts;
+
+use super::RequestCtx;
+use crate::directory::AppRoute;
+use crate::GatewayConfig;
+
+const HOP_BY_HOP: [&str; 7] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+struct AuthContext<'a> {
+    vars: &'a BTreeMap<Variable, String>,
+    client_id: &'a str,
+    client_name: &'a str,
+    client_type: &'a str,
+}
+
+impl TemplateContext for AuthContext<'_> {
+    fn value(&self, variable: Variable) -> Option<&str> {
+        match variable {
+            Variable::AuthClientId => Some(self.client_id),
+            Variable::AuthClientName => Some(self.client_name),
+            Variable::AuthClientType => Some(self.client_type),
+            other => self.vars.get(&other).map(String::as_str),
+        }
+    }
+}
+
+pub fn prepare(
+    parts: &mut Parts,
+    ctx: &RequestCtx,
+    route: &AppRoute,
+    config: &GatewayConfig,
+) -> Result<(), String> {
+    let upgrade = super::forward::is_upgrade(&parts.headers);
+    strip_hop_by_hop(&mut parts.headers, upgrade);
+    strip_cookie(&mut parts.headers, &config.terminal_cookie);
+    for name in route.injected.iter() {
+        parts.headers.remove(name);
+    }
+    for name in [
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-forwarded-host",
+        "forwarded",
+    ] {
+        parts.headers.remove(name);
+    }
+
+    let (client_id, client_name) = match &ctx.caller {
+        Caller::Anonymous => ("", ""),
+        Caller::Terminal { id, name } => (id.as_str(), name.as_str()),
+        Caller::Peer { id } => (id.as_str(), id.as_str()),
+    };
+    let auth = AuthContext {
+        vars: &route.vars,
+        client_id,
+        client_name,
+        client_type: ctx.caller.client_type(),
+    };
+    if let Ok(Some(rule)) = route.rules.match_path(parts.uri.path()) {
+        for (name, template) in &rule.value().headers {
+            let value = template.render(&auth).map_err(|e| e.to_string())?;
+            // Names come from users (terminal names); control characters
+            // would split the header, so they make the request fail.
+            let value = HeaderValue::from_bytes(value.as_bytes())
+                .map_err(|e| format!("header `{name}`: {e}"))?;
+            parts.headers.insert(name.clone(), value);
+        }
+    }
+
+    let host = parts.headers.get(header::HOST).cloned();
+    if let Ok(v) = HeaderValue::from_str(&ctx.client.ip().to_string()) {
+        parts
+            .headers
+            .insert(HeaderName::from_static("x-forwarded-for"), v);
+    }
+    parts.headers.insert(
+        HeaderName::from_static("x-forwarded-proto"),
+        HeaderValue::from_static("http"),
+    );
+    if let Some(h) = host {
+        parts
+            .headers
+            .insert(HeaderName::from_static("x-forwarded-host"), h);
+    }
+    Ok(())
+}
+
+/// Removes hop-by-hop headers and those named in `Connection`. An upgrade
+/// keeps `Connection: upgrade` and `Upgrade`, which the app needs.
+pub fn strip_hop_by_hop(headers: &mut http::HeaderMap, keep_upgrade: bool) {
+    let named: Vec<String> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|s| s.trim().to_ascii_lowercase())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let upgrade = headers.get(header::UPGRADE).cloned();
+    for name in named.iter().map(String::as_str).chain(HOP_BY_HOP) {
+        headers.remove(name);
+    }
+    if keep_upgrade {
+        if let Some(u) = upgrade {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+            headers.insert(header::UPGRADE, u);
+        }
+    }
+}
+
+/// Drops the cookie `name` from every `Cookie` header, keeping the others.
+fn strip_cookie(headers: &mut http::HeaderMap, name: &str) {
+    let kept: Vec<String> = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .filter(|c| c.split_once('=').map_or(*c, |(n, _)| n).trim() != name)
+        .map(str::to_owned)
+        .collect();
+    headers.remove(header::COOKIE);
+    if !kept.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(&kept.join("; ")) {
+            headers.insert(header::COOKIE, v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_cookie_is_removed_and_others_kept() {
+        let mut h = http::HeaderMap::new();
+        h.append(
+            header::COOKIE,
+            "a=1; berth_terminal=secret; b=2".parse().unwrap(),
+        );
+        h.append(header::COOKIE, "berth_terminal=again".parse().unwrap());
+        strip_cookie(&mut h, "berth_terminal");
+        assert_eq!(h.get(header::COOKIE).unwrap(), "a=1; b=2");
+        let mut only = http::HeaderMap::new();
+        only.insert(header::COOKIE, "berth_terminal=x".parse().unwrap());
+        strip_cookie(&mut only, "berth_terminal");
+        assert!(only.get(header::COOKIE).is_none());
+    }
+
+    #[test]
+    fn hop_by_hop_and_connection_named_headers_go() {
+        let mut h = http::HeaderMap::new();
+        h.insert(header::CONNECTION, "keep-alive, x-secret".parse().unwrap());
+        h.insert("x-secret", "1".parse().unwrap());
+        h.insert("keep-alive", "timeout=5".parse().unwrap());
+        h.insert("x-fine", "1".parse().unwrap());
+        strip_hop_by_hop(&mut h, false);
+        assert!(h.get("x-secret").is_none() && h.get(header::CONNECTION).is_none());
+        assert!(h.get("x-fine").is_some());
+    }
+}

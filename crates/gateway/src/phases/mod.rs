@@ -1,0 +1,267 @@
+//! The request path as named phases over one [`RequestCtx`].
+
+mod forward;
+mod headers;
+mod route;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use berth_authz::gateway::{decide_gateway_request, Caller, GatewayReason};
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+
+use crate::body::BoxBody;
+use crate::directory::{AppDirectory, Authenticator, CoreHandler, UpstreamState, WakeError};
+use crate::pages;
+use crate::GatewayConfig;
+
+pub use route::{route, Target};
+
+/// What the phases learn about one request.
+pub struct RequestCtx {
+    pub start: Instant,
+    pub client: SocketAddr,
+    pub app: String,
+    pub wants_html: bool,
+    pub caller: Caller,
+}
+
+/// The gateway. Cheap to clone.
+#[derive(Clone)]
+pub struct Gateway {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: GatewayConfig,
+    directory: Arc<dyn AppDirectory>,
+    authenticator: Arc<dyn Authenticator>,
+    core: CoreHandler,
+    forwarder: forward::Forwarder,
+}
+
+impl Gateway {
+    pub fn new(
+        config: GatewayConfig,
+        directory: Arc<dyn AppDirectory>,
+        authenticator: Arc<dyn Authenticator>,
+        core: CoreHandler,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                directory,
+                authenticator,
+                core,
+                forwarder: forward::Forwarder::new(),
+            }),
+        }
+    }
+
+    /// Handles one request from `client`.
+    pub async fn handle(
+        &self,
+        mut req: Request<Incoming>,
+        client: SocketAddr,
+    ) -> Response<BoxBody> {
+        let inner = &self.inner;
+        // Phase: route.
+        let app = match route(req.headers(), req.uri(), &inner.config.domain) {
+            Target::Core => {
+                // The core learns the client address from the extensions.
+                req.extensions_mut().insert(client);
+                return (inner.core)(req).await;
+            }
+            Target::App(app) => app,
+        };
+        let mut ctx = RequestCtx {
+            start: Instant::now(),
+            client,
+            app,
+            wants_html: pages::wants_html(req.headers()),
+            caller: Caller::Anonymous,
+        };
+        let response = self.handle_app(&mut ctx, req).await;
+        // Phase: log.
+        tracing::debug!(
+            app = %ctx.app,
+            status = response.status().as_u16(),
+            caller = ctx.caller.client_type(),
+            micros = ctx.start.elapsed().as_micros() as u64,
+            "gateway"
+        );
+        response
+    }
+
+    async fn handle_app(&self, ctx: &mut RequestCtx, req: Request<Incoming>) -> Response<BoxBody> {
+        let inner = &self.inner;
+        let Some(app_route) = inner.directory.route(&ctx.app) else {
+            return pages::error(
+                ctx.wants_html,
+                StatusCode::NOT_FOUND,
+                "no such app",
+                &format!("there is no app named `{}` here", ctx.app),
+            );
+        };
+        let (mut parts, body) = req.into_parts();
+
+        // Phase: authenticate.
+        let auth = inner.authenticator.authenticate(&parts).await;
+        ctx.caller = auth.caller.clone();
+
+        // Phase: decide.
+        let decision = decide_gateway_request(&app_route.rules, parts.uri.path(), &ctx.caller);
+        if !decision.allowed() {
+            return self.deny(ctx, &parts, decision.reason());
+        }
+
+        // Phase: wake.
+        let upstream = match self.wake(ctx).await {
+            Ok(addr) => addr,
+            Err(response) => return response,
+        };
+
+        // Phase: headers.
+        if let Err(detail) = headers::prepare(&mut parts, ctx, &app_route, &inner.config) {
+            tracing::error!(app = %ctx.app, %detail, "header templates failed");
+            return pages::error(
+                ctx.wants_html,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error",
+                "the gateway could not prepare the request",
+            );
+        }
+
+        // Phase: forward.
+        let guard = inner.directory.begin_request(&ctx.app);
+        let mut response = inner
+            .forwarder
+            .forward(parts, body, upstream, guard, ctx.wants_html)
+            .await;
+        if let Some(cookie) = auth.set_cookie {
+            response
+                .headers_mut()
+                .append(http::header::SET_COOKIE, cookie);
+        }
+        response
+    }
+
+    fn deny(
+        &self,
+        ctx: &RequestCtx,
+        parts: &http::request::Parts,
+        reason: GatewayReason,
+    ) -> Response<BoxBody> {
+        match reason {
+            GatewayReason::RejectedPath(_) => pages::error(
+                ctx.wants_html,
+                StatusCode::BAD_REQUEST,
+                "bad path",
+                "the request path is not acceptable",
+            ),
+            GatewayReason::PeerForbidden => pages::error(
+                ctx.wants_html,
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "peers may not reach this path",
+            ),
+            _ if ctx.wants_html => {
+                let host = parts
+                    .headers
+                    .get(http::header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or_default();
+                let port = host
+                    .rsplit_once(':')
+                    .map(|(_, p)| format!(":{p}"))
+                    .unwrap_or_default();
+                let next = format!(
+                    "http://{host}{}",
+                    parts
+                        .uri
+                        .path_and_query()
+                        .map(|p| p.as_str())
+                        .unwrap_or("/")
+                );
+                pages::redirect(&format!(
+                    "http://{}{port}{}?next={}",
+                    self.inner.config.domain,
+                    self.inner.config.pairing_path,
+                    percent_encode(&next)
+                ))
+            }
+            _ => pages::problem(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "pair this device as a terminal, or sign the request as a peer",
+            ),
+        }
+    }
+
+    /// Returns where to send the request, starting the app if needed.
+    async fn wake(&self, ctx: &RequestCtx) -> Result<SocketAddr, Response<BoxBody>> {
+        let dir = &self.inner.directory;
+        match dir.state(&ctx.app) {
+            UpstreamState::Running(addr) => Ok(addr),
+            UpstreamState::Crashed => Err(pages::error(
+                ctx.wants_html,
+                StatusCode::BAD_GATEWAY,
+                "app crashed",
+                &format!("`{}` stopped unexpectedly; see its logs", ctx.app),
+            )),
+            UpstreamState::Stopped if ctx.wants_html => {
+                // A browser gets a page that reloads itself while the app
+                // starts in the background.
+                let dir = Arc::clone(dir);
+                let app = ctx.app.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = dir.wake(&app).await {
+                        tracing::warn!(%app, error = %e, "wake failed");
+                    }
+                });
+                Err(pages::html(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "starting",
+                    &format!("`{}` is starting; this page reloads itself", ctx.app),
+                    Some(1),
+                ))
+            }
+            UpstreamState::Stopped => {
+                match tokio::time::timeout(self.inner.config.wake_timeout, dir.wake(&ctx.app)).await
+                {
+                    Ok(Ok(addr)) => Ok(addr),
+                    Ok(Err(WakeError::Unknown)) => Err(pages::problem(
+                        StatusCode::NOT_FOUND,
+                        "no such app",
+                        "the app is gone",
+                    )),
+                    Ok(Err(WakeError::Failed(why))) => Err(pages::problem(
+                        StatusCode::BAD_GATEWAY,
+                        "app failed to start",
+                        &why,
+                    )),
+                    Ok(Err(WakeError::Timeout)) | Err(_) => Err(pages::problem(
+                        StatusCode::GATEWAY_TIMEOUT,
+                        "app start timed out",
+                        "the app did not accept connections in time",
+                    )),
+                }
+            }
+        }
+    }
+}
+
+/// Percent-encodes everything but unreserved characters (for `next=`).
+fn percent_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

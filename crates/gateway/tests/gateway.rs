@@ -1,0 +1,545 @@
+//! The gateway in front of real HTTP and WebSocket upstreams on loopback.
+//!
+//! The app directory and authenticator here are the two seams the rest of
+//! berth fills in (apps service, identity service); the proxying, the
+//! decisions, the header handling and the streaming are the real thing.
+
+use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use berth_authz::gateway::{Access, Caller, PathRules};
+use berth_gateway::body::{full, BoxBody};
+use berth_gateway::directory::BoxFuture;
+use berth_gateway::wake::SingleFlight;
+use berth_gateway::{
+    ActivityGuard, AppDirectory, AppPathRule, AppRoute, AuthOutcome, Authenticator, Gateway,
+    GatewayConfig, UpstreamState, WakeError,
+};
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use http::{Request, Response};
+use http_body_util::{BodyExt, StreamBody};
+use hyper::body::Frame;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+/// A real HTTP upstream: `/big?n=N` streams N bytes; anything else echoes
+/// the request's method, path and headers as JSON.
+async fn start_upstream() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let svc =
+                    hyper::service::service_fn(|req: Request<hyper::body::Incoming>| async move {
+                        Ok::<_, Infallible>(upstream_answer(req))
+                    });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+fn upstream_answer(req: Request<hyper::body::Incoming>) -> Response<BoxBody> {
+    if req.uri().path() == "/big" {
+        let n: u64 = req
+            .uri()
+            .query()
+            .and_then(|q| q.strip_prefix("n="))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        let chunk = Bytes::from(vec![7u8; 64 * 1024]);
+        let chunks = n / chunk.len() as u64;
+        let stream = futures_util::stream::iter(0..chunks)
+            .map(move |_| Ok::<_, berth_gateway::body::BoxError>(Frame::data(chunk.clone())));
+        return Response::new(StreamBody::new(stream).boxed_unsync());
+    }
+    let headers: BTreeMap<String, String> = req
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("?").to_owned()))
+        .collect();
+    let body = serde_json::json!({"path": req.uri().path(), "headers": headers});
+    Response::new(full(body.to_string()))
+}
+
+async fn start_ws_echo() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
+                    return;
+                };
+                while let Some(Ok(msg)) = ws.next().await {
+                    if msg.is_text() && ws.send(msg).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+struct App {
+    route: AppRoute,
+    state: Mutex<UpstreamState>,
+    upstream: SocketAddr,
+}
+
+#[derive(Default)]
+struct Directory {
+    apps: HashMap<String, App>,
+    starts: Arc<AtomicUsize>,
+    active: Arc<AtomicUsize>,
+    flight: SingleFlight,
+}
+
+impl AppDirectory for Directory {
+    fn route(&self, app: &str) -> Option<AppRoute> {
+        self.apps.get(app).map(|a| a.route.clone())
+    }
+    fn state(&self, app: &str) -> UpstreamState {
+        self.apps
+            .get(app)
+            .map_or(UpstreamState::Crashed, |a| *a.state.lock().unwrap())
+    }
+    fn wake<'a>(&'a self, app: &'a str) -> BoxFuture<'a, Result<SocketAddr, WakeError>> {
+        Box::pin(async move {
+            let a = self.apps.get(app).ok_or(WakeError::Unknown)?;
+            let upstream = a.upstream;
+            let starts = Arc::clone(&self.starts);
+            self.flight
+                .run(app, || async move {
+                    starts.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    Ok(upstream)
+                })
+                .await
+                .inspect(|addr| *a.state.lock().unwrap() = UpstreamState::Running(*addr))
+        })
+    }
+    fn begin_request(&self, _app: &str) -> ActivityGuard {
+        self.active.fetch_add(1, Ordering::SeqCst);
+        let active = Arc::clone(&self.active);
+        ActivityGuard::new(move || {
+            active.fetch_sub(1, Ordering::SeqCst);
+        })
+    }
+}
+
+/// Stands in for the identity service: the cookie `berth_terminal=good`
+/// is terminal `t1` named `Ann's phone`; header `x-test-peer` is a peer.
+struct TestAuth;
+
+impl Authenticator for TestAuth {
+    fn authenticate<'a>(&'a self, parts: &'a http::request::Parts) -> BoxFuture<'a, AuthOutcome> {
+        Box::pin(async move {
+            let cookie = parts
+                .headers
+                .get("cookie")
+                .and_then(|c| c.to_str().ok())
+                .unwrap_or("");
+            if cookie.split(';').any(|c| c.trim() == "berth_terminal=good") {
+                return AuthOutcome {
+                    caller: Caller::Terminal {
+                        id: "t1".into(),
+                        name: "Ann's phone".into(),
+                    },
+                    set_cookie: None,
+                };
+            }
+            if let Some(p) = parts
+                .headers
+                .get("x-test-peer")
+                .and_then(|p| p.to_str().ok())
+            {
+                return AuthOutcome {
+                    caller: Caller::Peer { id: p.into() },
+                    set_cookie: None,
+                };
+            }
+            AuthOutcome::anonymous()
+        })
+    }
+}
+
+fn route() -> AppRoute {
+    // A 0.0-era app.json, as in the wild: the migration gives private paths
+    // the X-Ptl-* headers and public paths X-Ptl-Client-Type only.
+    let manifest = berth_manifest::parse(
+        r#"{"name": "notes", "image": "x/notes:1", "port": 80,
+            "authentication": {"default_access": "private", "public_paths": ["/public"]}}"#,
+    )
+    .unwrap()
+    .manifest;
+    let mut route = AppRoute::from_manifest(&manifest, BTreeMap::new()).unwrap();
+    // Add a peer path the 0.0 format cannot express.
+    let mut rules: Vec<(String, AppPathRule)> = route
+        .rules
+        .rules()
+        .iter()
+        .map(|r| (r.prefix().to_owned(), r.value().clone()))
+        .collect();
+    let private_headers = rules
+        .iter()
+        .find(|(p, _)| p.is_empty())
+        .unwrap()
+        .1
+        .headers
+        .clone();
+    rules.push((
+        "/peer".into(),
+        AppPathRule {
+            access: Access::Peer,
+            headers: private_headers,
+        },
+    ));
+    route.rules = Arc::new(PathRules::new(rules).unwrap());
+    route
+}
+
+struct Harness {
+    addr: SocketAddr,
+    dir: Arc<Directory>,
+}
+
+async fn harness(stopped: bool) -> Harness {
+    let upstream = start_upstream().await;
+    let ws = start_ws_echo().await;
+    let state = |addr| {
+        if stopped {
+            UpstreamState::Stopped
+        } else {
+            UpstreamState::Running(addr)
+        }
+    };
+    let mut dir = Directory::default();
+    dir.apps.insert(
+        "notes".into(),
+        App {
+            route: route(),
+            state: Mutex::new(state(upstream)),
+            upstream,
+        },
+    );
+    dir.apps.insert(
+        "chat".into(),
+        App {
+            route: route(),
+            state: Mutex::new(UpstreamState::Running(ws)),
+            upstream: ws,
+        },
+    );
+    let dead = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    dir.apps.insert(
+        "dead".into(),
+        App {
+            route: route(),
+            state: Mutex::new(UpstreamState::Running(dead)),
+            upstream: dead,
+        },
+    );
+    let dir = Arc::new(dir);
+    let core: berth_gateway::CoreHandler =
+        Arc::new(|_req| Box::pin(async { Response::new(full("core")) }));
+    let gateway = Gateway::new(
+        GatewayConfig::default(),
+        dir.clone(),
+        Arc::new(TestAuth),
+        core,
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(berth_gateway::server::serve(
+        listener,
+        gateway,
+        std::future::pending(),
+        Duration::from_secs(1),
+    ));
+    Harness { addr, dir }
+}
+
+impl Harness {
+    fn client(&self) -> reqwest::Client {
+        let mut b = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+        for app in ["notes", "chat", "dead", "ghost"] {
+            b = b.resolve(&format!("{app}.localhost"), self.addr);
+        }
+        b.build().unwrap()
+    }
+    fn url(&self, app: &str, path: &str) -> String {
+        format!("http://{app}.localhost:{}{path}", self.addr.port())
+    }
+    async fn echo(&self, req: reqwest::RequestBuilder) -> (u16, serde_json::Value) {
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+}
+
+#[tokio::test]
+async fn each_access_kind_allows_and_forbids() {
+    let h = harness(false).await;
+    let c = h.client();
+    // public: anyone
+    assert_eq!(h.echo(c.get(h.url("notes", "/public/x"))).await.0, 200);
+    // segment-aware: /publicity is not /public, so it is private
+    assert_eq!(h.echo(c.get(h.url("notes", "/publicity"))).await.0, 401);
+    // private: anonymous API client 401 problem, browser redirected to pairing
+    let r = c.get(h.url("notes", "/secret")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let r = c
+        .get(h.url("notes", "/secret?a=1"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    let loc = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        loc.starts_with(&format!("http://localhost:{}/pair?next=", h.addr.port())),
+        "{loc}"
+    );
+    assert!(loc.contains("notes.localhost"), "{loc}");
+    // private: terminal passes, peer is forbidden
+    let (s, _) = h
+        .echo(
+            c.get(h.url("notes", "/secret"))
+                .header("cookie", "berth_terminal=good"),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        h.echo(c.get(h.url("notes", "/secret")).header("x-test-peer", "p1"))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        h.echo(
+            c.get(h.url("notes", "/secret"))
+                .header("cookie", "berth_terminal=bad")
+        )
+        .await
+        .0,
+        401
+    );
+    // peer: peer and terminal pass, anonymous does not
+    assert_eq!(
+        h.echo(c.get(h.url("notes", "/peer/x")).header("x-test-peer", "p1"))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        h.echo(
+            c.get(h.url("notes", "/peer/x"))
+                .header("cookie", "berth_terminal=good")
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(h.echo(c.get(h.url("notes", "/peer/x"))).await.0, 401);
+    // a traversal is refused before any rule
+    let raw = c
+        .get(format!("{}/public/../secret", h.url("notes", "")))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(raw.status(), 200);
+}
+
+#[tokio::test]
+async fn headers_are_injected_spoofs_removed_and_the_cookie_never_reaches_the_app() {
+    let h = harness(false).await;
+    let c = h.client();
+    let (s, v) = h
+        .echo(
+            c.get(h.url("notes", "/secret"))
+                .header("cookie", "theme=dark; berth_terminal=good")
+                .header("x-ptl-client-id", "spoofed")
+                .header("x-forwarded-for", "6.6.6.6"),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let hd = &v["headers"];
+    assert_eq!(hd["x-ptl-client-id"], "t1");
+    assert_eq!(hd["x-ptl-client-name"], "Ann's phone");
+    assert_eq!(hd["x-ptl-client-type"], "terminal");
+    assert_eq!(hd["cookie"], "theme=dark");
+    assert_eq!(hd["x-forwarded-for"], "127.0.0.1");
+    assert_eq!(hd["x-forwarded-proto"], "http");
+    assert_eq!(
+        hd["x-forwarded-host"],
+        format!("notes.localhost:{}", h.addr.port())
+    );
+
+    // On a public path nothing names the client, and spoofs still vanish.
+    let (_, v) = h
+        .echo(
+            c.get(h.url("notes", "/public"))
+                .header("x-ptl-client-id", "spoofed")
+                .header("x-ptl-client-name", "spoofed")
+                .header("cookie", "berth_terminal=good"),
+        )
+        .await;
+    assert!(v["headers"].get("x-ptl-client-id").is_none(), "{v}");
+    assert!(v["headers"].get("x-ptl-client-name").is_none(), "{v}");
+    assert!(v["headers"].get("cookie").is_none(), "{v}");
+    // The 0.0 migration gives public paths a literal `public` client type.
+    assert_eq!(v["headers"]["x-ptl-client-type"], "public");
+}
+
+#[tokio::test]
+async fn unknown_apps_crashed_apps_and_the_core() {
+    let h = harness(false).await;
+    let c = h.client();
+    assert_eq!(
+        c.get(h.url("ghost", "/")).send().await.unwrap().status(),
+        404
+    );
+    let r = c
+        .get(h.url("dead", "/"))
+        .header("cookie", "berth_terminal=good")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 502);
+    let core = reqwest::get(format!("http://127.0.0.1:{}/anything", h.addr.port()))
+        .await
+        .unwrap();
+    assert_eq!(core.text().await.unwrap(), "core");
+}
+
+#[tokio::test]
+async fn a_stopped_app_is_started_once_for_fifty_concurrent_requests() {
+    let h = harness(true).await;
+    let c = h.client();
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let req = c.get(h.url("notes", "/public/wake"));
+        tasks.push(tokio::spawn(async move {
+            req.send().await.map(|r| r.status().as_u16())
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap().unwrap(), 200);
+    }
+    assert_eq!(h.dir.starts.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn browsers_get_a_waiting_page_while_the_app_starts() {
+    let h = harness(true).await;
+    let c = h.client();
+    let r = c
+        .get(h.url("notes", "/public/"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("http-equiv=\"refresh\""), "{page}");
+    let mut ok = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let r = c
+            .get(h.url("notes", "/public/"))
+            .header("accept", "text/html")
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 200 {
+            ok = true;
+            break;
+        }
+    }
+    assert!(ok, "the app never came up behind the waiting page");
+}
+
+#[tokio::test]
+async fn websocket_echo_passes_through() {
+    let h = harness(false).await;
+    let stream = tokio::net::TcpStream::connect(h.addr).await.unwrap();
+    let req = http::Request::builder()
+        .uri(format!("ws://chat.localhost:{}/public/ws", h.addr.port()))
+        .header("host", format!("chat.localhost:{}", h.addr.port()))
+        .header("connection", "Upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header(
+            "sec-websocket-key",
+            tokio_tungstenite::tungstenite::handshake::client::generate_key(),
+        )
+        .body(())
+        .unwrap();
+    let (mut ws, resp) = tokio_tungstenite::client_async(req, stream).await.unwrap();
+    assert_eq!(resp.status(), 101);
+    for i in 0..3 {
+        ws.send(format!("hello {i}").into()).await.unwrap();
+        let echo = ws.next().await.unwrap().unwrap();
+        assert_eq!(echo.into_text().unwrap().as_str(), format!("hello {i}"));
+    }
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_one_gib_download_streams_with_flat_memory() {
+    let h = harness(false).await;
+    let c = h.client();
+    let before = rss_kib();
+    let n: u64 = 1 << 30;
+    let mut r = c
+        .get(h.url("notes", &format!("/big?n={n}")))
+        .header("cookie", "berth_terminal=good")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let mut total = 0u64;
+    let mut peak = before;
+    while let Some(chunk) = r.chunk().await.unwrap() {
+        total += chunk.len() as u64;
+        if total % (64 << 20) < chunk.len() as u64 {
+            peak = peak.max(rss_kib());
+        }
+    }
+    assert_eq!(total, n);
+    let grew_mib = peak.saturating_sub(before) / 1024;
+    assert!(
+        grew_mib < 64,
+        "memory grew by {grew_mib} MiB while streaming 1 GiB"
+    );
+    // The activity guard was released when the body ended.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(h.dir.active.load(Ordering::SeqCst), 0);
+}

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Gateway figures (issue 6), all on this machine, loopback and a container
+# this script starts:
+#   - requests/s and p50/p99 latency with wrk (2 threads, 64 connections):
+#     direct to the app container, through Debian's nginx proxying the same
+#     container, and through berth's gateway with private access checked
+#     (a paired terminal's cookie on every request);
+#   - cold start: first-byte latency of a request that wakes a stopped app
+#     through the gateway, against `docker start` plus the first request.
+# Needs: wrk, nginx-light (apt), a built berth. Bounded: DURATION seconds per run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v wrk >/dev/null && command -v nginx >/dev/null || apt-get install -y -qq wrk nginx-light >/dev/null
+cargo build --release --locked -p berth >/dev/null
+bin=$PWD/target/release/berth
+duration=${DURATION:-10}
+work=$(mktemp -d /tmp/berth-gwbench-XXXX)
+chmod 755 "$work"
+port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+listen=$(port); reg=$(port); pg=$(port); nginx_port=$(port)
+
+cleanup() {
+  [ -n "${berth_pid:-}" ] && kill -TERM "$berth_pid" 2>/dev/null && wait "$berth_pid" 2>/dev/null || true
+  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The app image: busybox httpd from scratch (same as the tests').
+if ! docker image inspect berth-test/busybox:1 >/dev/null 2>&1; then
+  ctx=$work/img; mkdir -p "$ctx"; cp /bin/busybox "$ctx/"
+  printf 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox","--install","-s","/bin"]\nRUN ["/bin/mkdir","-p","/www","/tmp"]\nRUN ["/bin/sh","-c","echo hello from busybox > /www/index.html"]\nEXPOSE 8080\nCMD ["/bin/httpd","-f","-p","8080","-h","/www"]\n' >"$ctx/Dockerfile"
+  docker build -q -t berth-test/busybox:1 "$ctx" >/dev/null
+fi
+
+"$bin" serve --data-dir "$work/data" --listen "127.0.0.1:$listen" --registry-listen "127.0.0.1:$reg" \
+  --postgres-listen "127.0.0.1:$pg" >"$work/berth.log" 2>&1 &
+berth_pid=$!
+until curl -sf "http://127.0.0.1:$listen/healthz" >/dev/null; do sleep 0.1; done
+token=$(cat "$work/data/owner.token")
+api() { curl -sf -H "Authorization: Bearer $token" "$@"; }
+
+app=gwbench
+api -X POST "http://127.0.0.1:$listen/protected/apps" -H 'content-type: application/json' -d "{
+  \"v\": \"4.0\", \"name\": \"$app\", \"image\": \"berth-test/busybox:1\",
+  \"entrypoints\": [{\"container_port\": 8080, \"entrypoint_port\": \"http\"}],
+  \"paths\": {\"\": {\"access\": \"private\"}},
+  \"lifecycle\": {\"always_on\": true}}" >/dev/null
+for _ in $(seq 1 300); do
+  api "http://127.0.0.1:$listen/protected/apps/$app" | grep -q '"running"' && break; sleep 0.1
+done
+container=$(docker ps -q --filter "label=berth.app=$app" | head -1)
+ip=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$container")
+
+# Pair a terminal, keep its cookie.
+code=$(api "http://127.0.0.1:$listen/protected/terminals/pairing-code" | python3 -c 'import json,sys;print(json.load(sys.stdin)["code"])')
+cookie=$(curl -s -D - -o /dev/null -X POST -H 'content-type: application/json' -d '{"name":"bench","icon":"desktop"}' \
+  "http://127.0.0.1:$listen/public/pair/terminal?code=$code" | awk -F': ' 'tolower($1)=="set-cookie"{print $2}' | cut -d';' -f1)
+[ -n "$cookie" ] || { echo "pairing failed" >&2; exit 1; }
+
+cat >"$work/nginx.conf" <<NGINX
+worker_processes 2;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  upstream app { server $ip:8080; keepalive 64; }
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host \$host; }
+  }
+}
+NGINX
+nginx -c "$work/nginx.conf"
+
+run() { # label url [header...]
+  local label=$1 url=$2; shift 2
+  local args=()
+  for h in "$@"; do args+=(-H "$h"); done
+  wrk -t2 -c64 -d"${duration}s" --latency "${args[@]}" "$url" >"$work/wrk-$label.txt"
+  local rps p50 p99
+  rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk-$label.txt")
+  p50=$(awk '$1=="50%" {print $2}' "$work/wrk-$label.txt")
+  p99=$(awk '$1=="99%" {print $2}' "$work/wrk-$label.txt")
+  printf '%-32s %12s %10s %10s\n' "$label" "$rps" "$p50" "$p99"
+  eval "rps_$label=$rps"
+}
+
+printf '%-32s %12s %10s %10s\n' path "requests/s" p50 p99
+run direct "http://$ip:8080/"
+run nginx "http://127.0.0.1:$nginx_port/"
+run berth_private "http://127.0.0.1:$listen/" "Host: $app.localhost:$listen" "Cookie: $cookie"
+python3 -c "print(f'berth / nginx throughput: {$rps_berth_private/$rps_nginx:.2f}x (goal >= 1.0x)')"
+
+# Cold start: stop the app, then time the first byte through the gateway.
+api -X POST "http://127.0.0.1:$listen/protected/apps/$app/stop" >/dev/null
+sleep 1
+gw=$(curl -s -o /dev/null -w '%{time_starttransfer}' -H "Host: $app.localhost:$listen" -H "Cookie: $cookie" "http://127.0.0.1:$listen/")
+docker stop -t 1 "$container" >/dev/null
+t0=$(date +%s.%N)
+docker start "$container" >/dev/null
+until curl -sf -o /dev/null "http://$ip:8080/"; do sleep 0.005; done
+bare=$(python3 -c "import time;print(time.time()-$t0)")
+python3 -c "g=$gw;b=$bare;print(f'cold start first byte: gateway {g*1000:.0f} ms, docker start + first request {b*1000:.0f} ms, ratio {g/b:.2f} (goal <= 1.2x + 50 ms)')"
