@@ -4,6 +4,7 @@
 //! sees typed functions and the [`Store`] handle.
 
 mod catalog;
+mod catalog_sync;
 mod credentials;
 mod events;
 mod meta;
@@ -13,6 +14,7 @@ mod teams;
 mod users;
 
 pub use catalog::{Registry, Repository, Tag};
+pub use catalog_sync::{split_repository, ApplyOutcome, TagRecord};
 pub use credentials::{ApplicationToken, RefreshToken, MAX_APPLICATION_TOKENS};
 pub use events::StoredEvent;
 pub use namespaces::{Namespace, NamespaceUpdate};
