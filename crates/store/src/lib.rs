@@ -5,6 +5,7 @@
 
 mod apps;
 mod catalog;
+mod catalog_sync;
 mod credentials;
 mod events;
 pub mod identity;
@@ -16,6 +17,7 @@ mod users;
 
 pub use apps::{AppPhase, AppRow};
 pub use catalog::{Registry, Repository, Tag};
+pub use catalog_sync::{split_repository, ApplyOutcome, TagRecord};
 pub use credentials::{ApplicationToken, RefreshToken, MAX_APPLICATION_TOKENS};
 pub use events::StoredEvent;
 pub use namespaces::{Namespace, NamespaceUpdate};

@@ -5,9 +5,14 @@
 //! - [`plan`]: the pure reconcile decision: from what berth knows and what the
 //!   registry answered, which tags and repositories to add, change or remove.
 //!   It never removes on partial knowledge.
+//! - [`reconcile`]: one reconcile run against the registry, applied to the
+//!   store, with request counts.
+//! - [`notifications`]: applies stored notifications in arrival order.
 //! - [`tag_delete`]: deleting one tag while keeping the sibling tags that
 //!   share its digest (distribution 2.x can only delete by digest).
 
 pub mod events;
+pub mod notifications;
 pub mod plan;
+pub mod reconcile;
 pub mod tag_delete;

@@ -1,0 +1,114 @@
+//! Processing of stored registry notifications.
+//!
+//! Events were written to the inbox by the HTTP handler before anything
+//! else; this worker applies them in arrival order and marks each with its
+//! outcome. A database error leaves the event pending for the next pass, so
+//! a crash or restart between receipt and processing loses nothing.
+
+use berth_registry::client::RegistryClient;
+use berth_registry::manifest::ManifestKind;
+use berth_store::{ApplyOutcome, Store, TagRecord};
+
+use crate::events::{read_event, CatalogEvent};
+use crate::reconcile::SyncError;
+
+/// Counts of one pass.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PassReport {
+    pub applied: usize,
+    pub ignored: usize,
+    pub orphans: usize,
+    pub failed: usize,
+}
+
+/// Applies up to `limit` pending events. `client` fetches the platforms of
+/// pushed indexes (the event names only the digest).
+pub async fn process_pending(
+    store: &Store,
+    client: Option<&RegistryClient>,
+    limit: i64,
+) -> Result<PassReport, SyncError> {
+    let mut report = PassReport::default();
+    for stored in store.pending_registry_events(limit).await? {
+        let at = stored
+            .payload
+            .get("timestamp")
+            .and_then(|t| t.as_str())
+            .map(str::to_owned);
+        let event = match read_event(&stored.payload) {
+            Ok(e) => e,
+            Err(e) => {
+                store
+                    .finish_registry_event(&stored.id, "failed", Some(&e.to_string()))
+                    .await?;
+                report.failed += 1;
+                continue;
+            }
+        };
+        let outcome = match event {
+            CatalogEvent::ManifestPushed {
+                repository,
+                tag: Some(tag),
+                digest,
+                media_type,
+                size,
+                actor,
+            } => {
+                let mut platforms = Vec::new();
+                if ManifestKind::from_media_type(&media_type).is_some_and(ManifestKind::is_index) {
+                    if let Some(c) = client {
+                        if let Ok(Some(m)) = c.manifest(&repository, &digest).await {
+                            platforms = m
+                                .summary
+                                .platforms
+                                .iter()
+                                .map(ToString::to_string)
+                                .collect();
+                        }
+                    }
+                }
+                let rec = TagRecord {
+                    digest,
+                    media_type: Some(media_type),
+                    size: i64::try_from(size).ok(),
+                    platforms,
+                    pusher: actor,
+                    at: at.clone(),
+                };
+                match store.apply_tag(&repository, &tag, &rec).await? {
+                    ApplyOutcome::Applied => "applied",
+                    ApplyOutcome::NoNamespace => "orphan",
+                }
+            }
+            // A push by digest (the children of an index) names no tag.
+            CatalogEvent::ManifestPushed { tag: None, .. } => "ignored",
+            CatalogEvent::ManifestPulled {
+                repository,
+                tag: Some(tag),
+                ..
+            } => {
+                store.record_pull(&repository, &tag, at.as_deref()).await?;
+                "applied"
+            }
+            CatalogEvent::ManifestPulled { tag: None, .. } => "ignored",
+            CatalogEvent::ManifestDeleted {
+                repository, digest, ..
+            } => {
+                store
+                    .remove_digest(&repository, &digest, at.as_deref())
+                    .await?;
+                "applied"
+            }
+            CatalogEvent::Ignored { .. } => "ignored",
+        };
+        match outcome {
+            "applied" => report.applied += 1,
+            "orphan" => report.orphans += 1,
+            _ => report.ignored += 1,
+        }
+        store
+            .finish_registry_event(&stored.id, outcome, None)
+            .await?;
+    }
+    Ok(report)
+}

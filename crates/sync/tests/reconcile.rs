@@ -1,0 +1,209 @@
+//! Reconcile and notification processing against a real registry and a
+//! real Postgres with berth's migrations.
+
+use std::collections::BTreeMap;
+
+use berth_authz::policy::Visibility;
+use berth_registry::client::RegistryClient;
+use berth_store::{ConnectOptions, NewUser, Store, StoredEvent};
+use berth_sync::notifications::process_pending;
+use berth_sync::reconcile::reconcile;
+use berth_sync::tag_delete::delete_tag;
+use berth_test_support::{busybox_image, PlainPostgres, PlainRegistry};
+use serde_json::json;
+
+async fn store_on(pg: &PlainPostgres) -> Store {
+    let admin = ConnectOptions::new()
+        .socket(pg.socket_dir())
+        .port(pg.port)
+        .username("postgres")
+        .database("postgres");
+    let mut last = None;
+    for _ in 0..50 {
+        match berth_store::admin::ensure_database(&admin, "berth").await {
+            Ok(()) => {
+                last = None;
+                break;
+            }
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(last.is_none(), "{last:?}");
+    let store = Store::connect(admin.database("berth")).await.unwrap();
+    store.migrate().await.unwrap();
+    store
+}
+
+async fn with_namespace(store: &Store, ns: &str) {
+    let user = store
+        .create_user(&NewUser {
+            username: format!("owner-{ns}"),
+            email: None,
+            password: "a long enough password".into(),
+            display_name: None,
+            admin: false,
+            bot: false,
+        })
+        .await
+        .unwrap();
+    let team = store
+        .create_team(&format!("team-{ns}"), None, user.id)
+        .await
+        .unwrap();
+    store
+        .create_namespace(ns, team.id, None, Visibility::Private)
+        .await
+        .unwrap();
+}
+
+fn tags(c: &BTreeMap<String, BTreeMap<String, String>>, repo: &str) -> Vec<String> {
+    c.get(repo)
+        .map(|t| t.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn reconcile_converges_is_cheap_in_steady_state_and_never_deletes_blind() {
+    let pg = PlainPostgres::start().unwrap();
+    let store = store_on(&pg).await;
+    with_namespace(&store, "ns").await;
+    let reg = PlainRegistry::start().unwrap();
+    let image = busybox_image().unwrap();
+    for dest in ["ns/app:1", "ns/app:2", "ns/other:x", "solo:1", "orphan/x:1"] {
+        reg.push_local_image(&image, dest, None).unwrap();
+    }
+    let client = RegistryClient::new(&reg.url(), None).unwrap();
+
+    let first = reconcile(&client, &store, false).await.unwrap();
+    let cat = store.catalog_digests().await.unwrap();
+    assert_eq!(tags(&cat, "ns/app"), ["1", "2"]);
+    assert_eq!(tags(&cat, "ns/other"), ["x"]);
+    assert_eq!(tags(&cat, "solo"), ["1"]);
+    assert_eq!(first.orphans, ["orphan/x:1"]);
+    assert_eq!(
+        first.manifests_fetched, 1,
+        "one digest, fetched once: {first:?}"
+    );
+
+    // Steady state: a catalog page and one tag list per repository, plus a
+    // HEAD for each orphan tag (berth cannot record it, so it stays new).
+    let steady = reconcile(&client, &store, false).await.unwrap();
+    assert_eq!((steady.upserts, steady.removals), (0, 0));
+    let expected = 1 + steady.repositories + steady.orphans.len();
+    assert_eq!(steady.requests, expected as u64, "{steady:?}");
+
+    // A tag deleted behind berth's back disappears; its sibling stays.
+    delete_tag(&client, "ns/app", "2").await.unwrap();
+    let after = reconcile(&client, &store, false).await.unwrap();
+    assert_eq!(after.removals, 1);
+    assert_eq!(
+        tags(&store.catalog_digests().await.unwrap(), "ns/app"),
+        ["1"]
+    );
+
+    // With the registry gone, nothing is removed.
+    drop(reg);
+    let blind = reconcile(&client, &store, false).await.unwrap();
+    assert!(blind.catalog_error.is_some());
+    assert_eq!(blind.removals, 0);
+    let still = store.catalog_digests().await.unwrap();
+    assert_eq!(tags(&still, "ns/app"), ["1"]);
+    assert_eq!(tags(&still, "solo"), ["1"]);
+}
+
+fn event(
+    id: &str,
+    action: &str,
+    repo: &str,
+    tag: Option<&str>,
+    digest: &str,
+    at: &str,
+) -> StoredEvent {
+    let mut target = json!({"mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "digest": digest, "size": 527, "repository": repo});
+    if let Some(t) = tag {
+        target["tag"] = json!(t);
+    }
+    let payload = json!({"id": id, "timestamp": at, "action": action, "target": target, "actor": {"name": "alice"}});
+    StoredEvent {
+        id: id.into(),
+        action: action.into(),
+        repository: Some(repo.into()),
+        payload,
+    }
+}
+
+#[tokio::test]
+async fn notifications_apply_idempotently_out_of_order_and_keep_orphans() {
+    let pg = PlainPostgres::start().unwrap();
+    let store = store_on(&pg).await;
+    with_namespace(&store, "ns").await;
+
+    // The newer push (d2) arrives before the older one (d1): d2 must win.
+    let batch = [
+        event(
+            "e2",
+            "push",
+            "ns/app",
+            Some("1"),
+            "sha256:d2",
+            "2026-11-29T10:00:02Z",
+        ),
+        event(
+            "e1",
+            "push",
+            "ns/app",
+            Some("1"),
+            "sha256:d1",
+            "2026-11-29T10:00:01Z",
+        ),
+        event(
+            "e3",
+            "push",
+            "nowhere/app",
+            Some("1"),
+            "sha256:d1",
+            "2026-11-29T10:00:03Z",
+        ),
+        event(
+            "e4",
+            "pull",
+            "ns/app",
+            Some("1"),
+            "sha256:d2",
+            "2026-11-29T10:00:04Z",
+        ),
+    ];
+    assert_eq!(store.record_registry_events(&batch).await.unwrap(), 4);
+    assert_eq!(
+        store.record_registry_events(&batch).await.unwrap(),
+        0,
+        "redelivery is a no-op"
+    );
+    let pass = process_pending(&store, None, 100).await.unwrap();
+    assert_eq!((pass.applied, pass.orphans), (3, 1), "{pass:?}");
+    assert_eq!(
+        store.catalog_digests().await.unwrap()["ns/app"]["1"],
+        "sha256:d2"
+    );
+    let orphans = store.orphan_registry_events(10).await.unwrap();
+    assert_eq!(orphans.len(), 1);
+    assert_eq!(orphans[0].1.as_deref(), Some("nowhere/app"));
+
+    // A delete of the digest removes the tag; nothing is left pending.
+    store
+        .record_registry_events(&[event(
+            "e5",
+            "delete",
+            "ns/app",
+            None,
+            "sha256:d2",
+            "2026-11-29T10:00:05Z",
+        )])
+        .await
+        .unwrap();
+    process_pending(&store, None, 100).await.unwrap();
+    assert!(tags(&store.catalog_digests().await.unwrap(), "ns/app").is_empty());
+    assert!(store.pending_registry_events(10).await.unwrap().is_empty());
+}
