@@ -10,7 +10,7 @@ mod plain;
 // The test helpers keep one flat path (`berth_test_support::busybox_image`)
 // whatever file they live in.
 pub use images::{busybox_image, derived_image, psql_image};
-pub use plain::PlainRegistry;
+pub use plain::{PlainPostgres, PlainRegistry};
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -393,99 +393,5 @@ pub fn remove_docker_objects(data_dir: &Path) {
                 .stderr(Stdio::null())
                 .status();
         }
-    }
-}
-
-/// A throwaway PostgreSQL 15 cluster on a Unix socket only, for tests of
-/// the store and the services without a whole berth. Run as the `postgres`
-/// system user when the tests run as root (Postgres refuses root).
-pub struct PlainPostgres {
-    child: Child,
-    dir: tempfile::TempDir,
-    pub port: u16,
-}
-
-impl PlainPostgres {
-    pub fn start() -> anyhow::Result<Self> {
-        use std::os::unix::fs::PermissionsExt;
-        use std::os::unix::process::CommandExt;
-        let bin = PathBuf::from("/usr/lib/postgresql/15/bin");
-        let dir = tempfile::Builder::new()
-            .prefix("berth-plain-pg-")
-            .tempdir()?;
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777))?;
-        let run_as = if nix::unistd::Uid::effective().is_root() {
-            let user = nix::unistd::User::from_name("postgres")?.context("no postgres user")?;
-            Some((user.uid.as_raw(), user.gid.as_raw()))
-        } else {
-            None
-        };
-        let data = dir.path().join("data");
-        let mut initdb = Command::new(bin.join("initdb"));
-        initdb
-            .args([
-                "-D",
-                &data.display().to_string(),
-                "-U",
-                "postgres",
-                "-A",
-                "trust",
-                "--no-sync",
-                "-E",
-                "UTF8",
-                "--locale=C",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        if let Some((u, g)) = run_as {
-            initdb.uid(u).gid(g);
-        }
-        let out = initdb.output()?;
-        if !out.status.success() {
-            bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr));
-        }
-        let port = free_port();
-        let mut postgres = Command::new(bin.join("postgres"));
-        postgres
-            .args([
-                "-D",
-                &data.display().to_string(),
-                "-p",
-                &port.to_string(),
-                "-k",
-                &dir.path().display().to_string(),
-            ])
-            .args(["-c", "listen_addresses=", "-c", "fsync=off"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0);
-        if let Some((u, g)) = run_as {
-            postgres.uid(u).gid(g);
-        }
-        let child = postgres.spawn()?;
-        let socket = dir.path().join(format!(".s.PGSQL.{port}"));
-        let start = Instant::now();
-        while !socket.exists() {
-            if start.elapsed() > Duration::from_secs(20) {
-                bail!("postgres did not create {}", socket.display());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        // The socket appears before the server accepts; give it a moment.
-        std::thread::sleep(Duration::from_millis(200));
-        Ok(Self { child, dir, port })
-    }
-
-    /// The socket directory, for `host=` or sqlx's `socket()`.
-    pub fn socket_dir(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
-impl Drop for PlainPostgres {
-    fn drop(&mut self) {
-        let _ = kill(Pid::from_raw(-(self.child.id() as i32)), Signal::SIGKILL);
-        let _ = self.child.wait();
     }
 }
