@@ -59,6 +59,9 @@ pub struct ConfigArgs {
     /// URL under which clients reach berth (token realm) [default: http://LISTEN]
     #[arg(long, env = "BERTH_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
+    /// Seconds between catalog reconciles with the registry [default: 300]
+    #[arg(long, env = "BERTH_SYNC_INTERVAL", value_name = "SECONDS")]
+    pub sync_interval: Option<u64>,
     /// Apps are served at `<app>.<domain>` on the listen address [default: localhost]
     #[arg(long, env = "BERTH_DOMAIN", value_name = "DOMAIN")]
     pub domain: Option<String>,
@@ -88,6 +91,7 @@ struct FileConfig {
     registry_url: Option<String>,
     public_url: Option<String>,
     domain: Option<String>,
+    sync_interval: Option<u64>,
     registry_notification_secret: Option<String>,
     registry_service: Option<String>,
     token_issuer: Option<String>,
@@ -126,6 +130,8 @@ pub struct Config {
     pub registry: RegistrySource,
     pub public_url: String,
     pub domain: String,
+    /// Time between catalog reconciles.
+    pub sync_interval: std::time::Duration,
     pub registry_service: String,
     pub token_issuer: String,
     pub notification_secret: Option<String>,
@@ -184,6 +190,9 @@ impl Config {
             postgres,
             registry,
             public_url: public_url.trim_end_matches('/').to_owned(),
+            sync_interval: std::time::Duration::from_secs(
+                args.sync_interval.or(file.sync_interval).unwrap_or(300),
+            ),
             domain: args
                 .domain
                 .clone()
@@ -223,6 +232,9 @@ impl Config {
             return Err(invalid("data_dir", "must not be empty"));
         }
         check_url("public_url", &self.public_url)?;
+        if self.sync_interval.is_zero() {
+            return Err(invalid("sync_interval", "must be at least 1 second"));
+        }
         let domain_ok = !self.domain.is_empty()
             && self.domain.split('.').all(|l| {
                 !l.is_empty()

@@ -15,6 +15,7 @@ mod registry_auth;
 mod registry_process;
 mod serve;
 mod supervisor;
+mod sync_worker;
 
 use std::io::Write;
 use std::process::ExitCode;

@@ -206,7 +206,14 @@ async fn boot_and_serve(
             let _ = core_stop_rx.await;
         },
     ));
+    let sync = crate::sync_worker::spawn(
+        store.clone(),
+        &cfg.registry_url(),
+        layout.secret("service-user-password")?,
+        cfg.sync_interval,
+    )?;
     let signal = shutdown_signal().await;
+    sync.abort();
     tracing::info!(signal, "shutting down");
     let _ = stop_tx.send(());
     let _ = core_stop_tx.send(());

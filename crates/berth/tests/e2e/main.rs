@@ -16,4 +16,5 @@ mod portus_api;
 mod registry_auth;
 mod route_guards;
 mod surface;
+mod sync;
 mod token_endpoint;
