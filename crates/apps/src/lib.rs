@@ -216,6 +216,16 @@ impl Apps {
         Ok(self.view(row))
     }
 
+    /// The app container's address on the berth network, as last observed.
+    pub fn address(&self, name: &str) -> Option<IpAddr> {
+        self.inner
+            .observed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(name)
+            .and_then(|o| o.address.as_deref()?.parse().ok())
+    }
+
     /// The app whose container has `ip` on the berth network, with the
     /// permissions its app.json grants; `None` for any other address.
     pub async fn app_by_address(&self, ip: IpAddr) -> Option<AppManifest> {

@@ -3,6 +3,7 @@
 //! library crates below it.
 
 mod app_cli;
+mod app_directory;
 mod bench;
 mod cli;
 mod config;

@@ -5,7 +5,6 @@
 //! stops the children already started and exits with one clear line.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -185,7 +184,7 @@ async fn boot_and_serve(
         cfg,
         state,
         authenticator,
-        Arc::new(berth_gateway::directory::NoApps),
+        crate::app_directory::AppsDirectory::spawn(apps.clone()),
     );
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     // Open streams (log follows, event streams, WebSockets) must not hold

@@ -8,6 +8,7 @@ mod cli_api;
 mod common;
 mod docker_cli;
 mod failures;
+mod gateway_apps;
 mod identity;
 mod lifecycle;
 mod peers;

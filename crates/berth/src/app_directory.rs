@@ -1,0 +1,213 @@
+//! The apps service as the gateway's [`AppDirectory`], and idle shutdown.
+//!
+//! Routes are rebuilt from the installed apps twice a second into an
+//! in-memory map, so a request never queries the database. A stopped app is
+//! woken once however many requests wait (`SingleFlight`) and the request is
+//! held until the app's port accepts. Apps with `idle_time_for_shutdown`
+//! are stopped after that long with no request and no open connection;
+//! `always_on` apps never are.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use berth_apps::Apps;
+use berth_gateway::activity::ActivityTracker;
+use berth_gateway::directory::BoxFuture;
+use berth_gateway::wake::SingleFlight;
+use berth_gateway::{ActivityGuard, AppDirectory, AppRoute, UpstreamState, WakeError};
+use berth_manifest::entrypoint::EntrypointKind;
+use berth_manifest::lifecycle::Lifecycle;
+
+const REFRESH: Duration = Duration::from_millis(500);
+const IDLE_CHECK: Duration = Duration::from_secs(1);
+const WAKE_LIMIT: Duration = Duration::from_secs(60);
+
+#[derive(Clone)]
+struct Entry {
+    manifest_json: String,
+    route: AppRoute,
+    port: u16,
+    lifecycle: Lifecycle,
+    running: bool,
+    want_running: bool,
+    address: Option<IpAddr>,
+    /// When berth last saw the app start running: an app nobody visited
+    /// since is idle from then.
+    running_since: Instant,
+}
+
+pub struct AppsDirectory {
+    apps: Apps,
+    entries: RwLock<HashMap<String, Entry>>,
+    tracker: ActivityTracker,
+    flight: SingleFlight,
+}
+
+impl AppsDirectory {
+    /// Builds the directory and starts its refresh and idle-shutdown loops.
+    pub fn spawn(apps: Apps) -> Arc<Self> {
+        let dir = Arc::new(Self {
+            apps,
+            entries: RwLock::new(HashMap::new()),
+            tracker: ActivityTracker::new(),
+            flight: SingleFlight::new(),
+        });
+        let refresher = Arc::clone(&dir);
+        tokio::spawn(async move {
+            loop {
+                refresher.refresh().await;
+                tokio::time::sleep(REFRESH).await;
+            }
+        });
+        let idler = Arc::clone(&dir);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(IDLE_CHECK).await;
+                idler.stop_idle_apps().await;
+            }
+        });
+        dir
+    }
+
+    async fn refresh(&self) {
+        let Ok(views) = self.apps.list().await else {
+            return;
+        };
+        let old = self.entries.read().map(|e| e.clone()).unwrap_or_default();
+        let mut next = HashMap::new();
+        for v in views.into_iter().filter(|v| v.phase == "installed") {
+            let manifest_json = v.manifest.to_string();
+            let running = v.status == "running";
+            let previous = old.get(&v.name);
+            let (route, port, lifecycle) =
+                match previous.filter(|p| p.manifest_json == manifest_json) {
+                    Some(p) => (p.route.clone(), p.port, p.lifecycle),
+                    None => {
+                        let Ok(parsed) = berth_manifest::parse_value(v.manifest.clone()) else {
+                            continue;
+                        };
+                        let m = parsed.manifest;
+                        let Some(port) = m
+                            .entrypoints()
+                            .iter()
+                            .find(|e| e.kind() == EntrypointKind::Http)
+                            .map(|e| e.container_port())
+                        else {
+                            continue;
+                        };
+                        let Ok(route) = AppRoute::from_manifest(&m, BTreeMap::new()) else {
+                            continue;
+                        };
+                        (route, port, m.lifecycle())
+                    }
+                };
+            let running_since = match previous {
+                Some(p) if p.running && running => p.running_since,
+                _ => Instant::now(),
+            };
+            next.insert(
+                v.name.clone(),
+                Entry {
+                    manifest_json,
+                    route,
+                    port,
+                    lifecycle,
+                    running,
+                    want_running: v.want_running,
+                    address: self.apps.address(&v.name),
+                    running_since,
+                },
+            );
+        }
+        if let Ok(mut e) = self.entries.write() {
+            *e = next;
+        }
+    }
+
+    async fn stop_idle_apps(&self) {
+        let candidates: Vec<(String, u64, Instant)> = match self.entries.read() {
+            Ok(e) => e
+                .iter()
+                .filter(|(_, e)| e.running)
+                .filter_map(|(name, e)| match e.lifecycle {
+                    Lifecycle::IdleShutdown { seconds } => {
+                        Some((name.clone(), u64::from(seconds), e.running_since))
+                    }
+                    Lifecycle::AlwaysOn => None,
+                })
+                .collect(),
+            Err(_) => return,
+        };
+        for (name, seconds, since) in candidates {
+            let idle = self.tracker.idle_for(&name, since);
+            if idle.is_some_and(|d| d >= Duration::from_secs(seconds)) {
+                tracing::info!(app = %name, idle_seconds = seconds, "stopping idle app");
+                if let Err(e) = self.apps.stop(&name).await {
+                    tracing::warn!(app = %name, error = %e, "idle stop failed");
+                }
+                self.refresh().await;
+            }
+        }
+    }
+
+    fn entry(&self, app: &str) -> Option<Entry> {
+        self.entries.read().ok()?.get(app).cloned()
+    }
+}
+
+impl AppDirectory for AppsDirectory {
+    fn route(&self, app: &str) -> Option<AppRoute> {
+        self.entry(app).map(|e| e.route)
+    }
+
+    fn state(&self, app: &str) -> UpstreamState {
+        match self.entry(app) {
+            Some(Entry {
+                running: true,
+                address: Some(ip),
+                port,
+                ..
+            }) => UpstreamState::Running(SocketAddr::new(ip, port)),
+            Some(e) if !e.want_running => UpstreamState::Stopped,
+            _ => UpstreamState::Crashed,
+        }
+    }
+
+    fn wake<'a>(&'a self, app: &'a str) -> BoxFuture<'a, Result<SocketAddr, WakeError>> {
+        Box::pin(async move {
+            let port = self.entry(app).ok_or(WakeError::Unknown)?.port;
+            let apps = self.apps.clone();
+            let name = app.to_owned();
+            let result = self
+                .flight
+                .run(app, move || async move {
+                    apps.start(&name)
+                        .await
+                        .map_err(|e| WakeError::Failed(e.to_string()))?;
+                    let deadline = Instant::now() + WAKE_LIMIT;
+                    while Instant::now() < deadline {
+                        if let Some(ip) = apps.address(&name) {
+                            let addr = SocketAddr::new(ip, port);
+                            if tokio::net::TcpStream::connect(addr).await.is_ok() {
+                                return Ok(addr);
+                            }
+                        }
+                        tokio::time::sleep(Duration::from_millis(25)).await;
+                    }
+                    Err(WakeError::Timeout)
+                })
+                .await;
+            if result.is_ok() {
+                self.tracker.touch(app);
+                self.refresh().await;
+            }
+            result
+        })
+    }
+
+    fn begin_request(&self, app: &str) -> ActivityGuard {
+        self.tracker.begin(app)
+    }
+}

@@ -1,0 +1,142 @@
+//! Browser traffic to installed apps through the gateway: per-path access
+//! with a real paired terminal, header injection, idle shutdown and wake.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use berth_test_support::Berth;
+use reqwest::Client;
+use serde_json::json;
+
+use crate::apps_support::{app_name, Owner};
+use crate::common::bin;
+
+/// Pairs a terminal and returns its cookie (`name=value`).
+async fn pair_terminal(b: &Berth, token: &str) -> String {
+    let code: serde_json::Value = Client::new()
+        .get(b.url("/protected/terminals/pairing-code"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let r = Client::new()
+        .post(b.url(&format!(
+            "/public/pair/terminal?code={}",
+            code["code"].as_str().unwrap()
+        )))
+        .json(&json!({"name": "e2e browser", "icon": "desktop"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    set.split(';').next().unwrap().to_owned()
+}
+
+fn client(b: &Berth, app: &str) -> Client {
+    let addr: SocketAddr = format!("127.0.0.1:{}", b.ports.listen).parse().unwrap();
+    Client::builder()
+        .resolve(&format!("{app}.localhost"), addr)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn wait_routable(c: &Client, url: &str, cookie: &str) -> reqwest::Response {
+    let start = Instant::now();
+    loop {
+        let r = c.get(url).header("cookie", cookie).send().await.unwrap();
+        if r.status() != 404 || start.elapsed() > Duration::from_secs(20) {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn private_and_public_paths_of_a_real_app_with_a_paired_terminal() {
+    let b = Berth::start(&bin()).await.unwrap();
+    let owner = Owner::new(&b);
+    let name = app_name("web");
+    let image = berth_test_support::busybox_image().unwrap();
+    let (s, v) = owner
+        .install(&json!({
+            "v": "4.0", "name": name, "image": image,
+            "entrypoints": [{"container_port": 8080, "entrypoint_port": "http"}],
+            "paths": {
+                "": {"access": "private", "headers": {"X-Ptl-Client-Id": "{{ auth.client_id }}"}},
+                "/index.html": {"access": "public"}
+            },
+            "lifecycle": {"always_on": true}
+        }))
+        .await;
+    assert!(s.is_success(), "{v}");
+    owner.wait_status(&name, "running").await;
+    let token = std::fs::read_to_string(b.data_dir().join("owner.token")).unwrap();
+    let cookie = pair_terminal(&b, token.trim()).await;
+    let c = client(&b, &name);
+    let base = format!("http://{name}.localhost:{}", b.ports.listen);
+
+    let r = wait_routable(&c, &format!("{base}/"), &cookie).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap().trim(), "hello from busybox");
+    // Anonymous: the private root is refused, the public page is open.
+    assert_eq!(
+        c.get(format!("{base}/")).send().await.unwrap().status(),
+        401
+    );
+    let browser = c
+        .get(format!("{base}/"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(browser.status(), 302);
+    let public = c.get(format!("{base}/index.html")).send().await.unwrap();
+    assert_eq!(public.status(), 200);
+    // A forged cookie is refused like no cookie.
+    let forged = c
+        .get(format!("{base}/"))
+        .header("cookie", "berth_terminal=v1.x.y.1.2.zz")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+}
+
+#[tokio::test]
+async fn an_idle_app_is_stopped_and_the_next_request_wakes_it() {
+    let b = Berth::start(&bin()).await.unwrap();
+    let owner = Owner::new(&b);
+    let name = app_name("idle");
+    let image = berth_test_support::busybox_image().unwrap();
+    let (s, v) = owner
+        .install(&json!({
+            "v": "4.0", "name": name, "image": image,
+            "entrypoints": [{"container_port": 8080, "entrypoint_port": "http"}],
+            "paths": {"": {"access": "public"}},
+            "lifecycle": {"always_on": false, "idle_time_for_shutdown": 5}
+        }))
+        .await;
+    assert!(s.is_success(), "{v}");
+    owner.wait_status(&name, "running").await;
+    let c = client(&b, &name);
+    let base = format!("http://{name}.localhost:{}", b.ports.listen);
+    assert_eq!(
+        wait_routable(&c, &format!("{base}/"), "").await.status(),
+        200
+    );
+
+    // No traffic: the app is stopped after its idle time.
+    owner.wait_status(&name, "stopped").await;
+
+    // An API client's request is held until the app answers.
+    let r = c.get(format!("{base}/")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap().trim(), "hello from busybox");
+    let (_, app) = owner.get(&name).await;
+    assert_eq!(app["status"], "running", "{app}");
+}
