@@ -293,7 +293,16 @@ pub fn is_alive(pid: i32) -> bool {
             let state = stat
                 .rsplit_once(')')
                 .and_then(|(_, rest)| rest.trim_start().chars().next());
-            !matches!(state, Some('Z') | Some('X') | None)
+            match state {
+                // A zombie thread-group leader may still have threads
+                // tearing down, and with them the open sockets (a Go
+                // registry's listener): dead only when it is the last one.
+                Some('Z') => std::fs::read_dir(format!("/proc/{pid}/task"))
+                    .map(|tasks| tasks.count() > 1)
+                    .unwrap_or(false),
+                Some('X') | None => false,
+                Some(_) => true,
+            }
         }
         Err(_) => false,
     }
