@@ -10,7 +10,8 @@
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 
-use berth_authz::docker_filter::{decide_docker_request, DockerDecision};
+use berth_authz::docker_filter::{decide_docker_request, DockerDecision, DockerEndpoint};
+use berth_docker::proxy::Forward;
 use berth_docker::PullProgress;
 use berth_manifest::manifest::AppManifest;
 use berth_manifest::services::Service;
@@ -301,7 +302,11 @@ impl Apps {
         let filter: berth_docker::proxy::Filter =
             Arc::new(
                 |method: &str, path: &str| match decide_docker_request(method, path) {
-                    DockerDecision::Allow(_) => Ok(()),
+                    // Other apps' env holds their database passwords.
+                    DockerDecision::Allow(DockerEndpoint::ContainerInspect) => {
+                        Ok(Forward::RedactEnv)
+                    }
+                    DockerDecision::Allow(_) => Ok(Forward::AsIs),
                     DockerDecision::Deny(reason) => Err(reason.to_string()),
                 },
             );

@@ -32,6 +32,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let metrics = Metrics::new();
     let mut supervisor = Supervisor::new(metrics.clone());
     let result = boot_and_serve(&cfg, &layout, &mut supervisor, metrics, boot).await;
+    remove_unused_network(&layout).await;
     supervisor.stop_all().await;
     tracing::info!("berth stopped");
     result
@@ -171,8 +172,7 @@ async fn boot_and_serve(
         identities,
         owner_token,
     });
-    let network_name = network.name.clone();
-    let (core_listener, apps) = start_apps(cfg, layout, &store, &engine, network, &state).await?;
+    let core_listener = start_apps(cfg, layout, &store, &engine, network, &state).await?;
     tracing::info!(
         listen = %cfg.listen,
         boot_ms = boot.elapsed().as_millis() as u64,
@@ -229,6 +229,29 @@ async fn boot_and_serve(
     Ok(())
 }
 
+/// An instance without containers takes its network with it when it stops
+/// (or fails to start); with containers, even stopped ones, the network
+/// stays, since they keep running (or will start) without berth.
+async fn remove_unused_network(layout: &Layout) {
+    let Ok(id) = std::fs::read_to_string(layout.root().join("instance-id")) else {
+        return;
+    };
+    let Ok(engine) = berth_docker::Engine::connect() else {
+        return;
+    };
+    let label = format!("{}={}", berth_apps::LABEL_INSTANCE, id.trim());
+    let name = berth_apps::AppsConfig::network_name(id.trim());
+    match engine.list_container_names(&label).await {
+        Ok(containers) if containers.is_empty() => {
+            if let Err(e) = engine.remove_network(&name).await {
+                tracing::warn!(error = %e, network = %name, "cannot remove the docker network");
+            }
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot list the instance's containers"),
+    }
+}
+
 /// Issue 3: the apps service, its convergence, its status watcher, the owner
 /// token and the core listener for apps on the network gateway.
 async fn start_apps(
@@ -238,7 +261,7 @@ async fn start_apps(
     engine: &berth_docker::Engine,
     network: berth_docker::NetworkInfo,
     state: &AppState,
-) -> anyhow::Result<(TcpListener, berth_apps::Apps)> {
+) -> anyhow::Result<TcpListener> {
     let postgres_port = match cfg.postgres {
         PostgresSource::Managed { listen } => {
             store.revoke_public_connect_on_system_databases().await?;
@@ -272,11 +295,11 @@ async fn start_apps(
         "apps converged"
     );
     apps.spawn_watcher();
-    state.set_apps(apps.clone(), owner_token);
+    state.set_apps(apps, owner_token);
     let url = format!("http://{}\n", crate::config::client_facing(cfg.listen));
     std::fs::write(layout.api_url_file(), url).context("cannot write run/api.url")?;
     tracing::info!(listen = %core_addr, "core API for apps (portal_core) listening");
-    Ok((core_listener, apps))
+    Ok(core_listener)
 }
 
 async fn bind(key: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {

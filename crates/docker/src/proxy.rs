@@ -23,7 +23,17 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::task::JoinHandle;
 
 /// Decides on `(method, path)`; `Err` carries the reason given to the client.
-pub type Filter = Arc<dyn Fn(&str, &str) -> Result<(), String> + Send + Sync>;
+pub type Filter = Arc<dyn Fn(&str, &str) -> Result<Forward, String> + Send + Sync>;
+
+/// How an allowed request is forwarded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forward {
+    /// The engine's answer, streamed as it comes.
+    AsIs,
+    /// A container inspect: the values of `Config.Env` are replaced, since
+    /// they hold other apps' credentials (their database passwords).
+    RedactEnv,
+}
 
 type ProxyBody = Either<Incoming, Full<Bytes>>;
 
@@ -90,11 +100,15 @@ pub fn serve(socket: &Path, upstream: &Path, filter: Filter) -> std::io::Result<
 async fn handle(req: Request<Incoming>, upstream: &Path, filter: &Filter) -> Response<ProxyBody> {
     let method = req.method().as_str().to_owned();
     let path = req.uri().path().to_owned();
-    if let Err(reason) = filter(&method, &path) {
-        tracing::info!(%method, %path, %reason, "docker proxy refused a request");
-        return message(StatusCode::FORBIDDEN, &reason);
-    }
+    let how = match filter(&method, &path) {
+        Ok(how) => how,
+        Err(reason) => {
+            tracing::info!(%method, %path, %reason, "docker proxy refused a request");
+            return message(StatusCode::FORBIDDEN, &reason);
+        }
+    };
     match forward(req, upstream).await {
+        Ok(response) if how == Forward::RedactEnv => redact_env(response).await,
         Ok(response) => response.map(Either::Left),
         Err(e) => {
             tracing::warn!(error = %e, "docker proxy cannot reach the engine");
@@ -118,6 +132,42 @@ async fn forward(
         }
     });
     Ok(sender.send_request(req).await?)
+}
+
+/// Reads the whole (small) inspect answer and blanks every env value.
+async fn redact_env(response: Response<Incoming>) -> Response<ProxyBody> {
+    use http_body_util::BodyExt;
+    let (mut parts, body) = response.into_parts();
+    let Ok(collected) = body.collect().await else {
+        return message(
+            StatusCode::BAD_GATEWAY,
+            "the Docker engine answer broke off",
+        );
+    };
+    let bytes = collected.to_bytes();
+    let body = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(mut value) => {
+            if let Some(env) = value
+                .pointer_mut("/Config/Env")
+                .and_then(|e| e.as_array_mut())
+            {
+                for item in env.iter_mut() {
+                    let name = item
+                        .as_str()
+                        .and_then(|s| s.split_once('='))
+                        .map(|(k, _)| k.to_owned())
+                        .unwrap_or_default();
+                    *item = serde_json::Value::String(format!("{name}=<redacted>"));
+                }
+            }
+            Bytes::from(value.to_string())
+        }
+        // Not JSON (an error text): nothing to redact.
+        Err(_) => bytes,
+    };
+    parts.headers.remove(hyper::header::CONTENT_LENGTH);
+    parts.headers.remove(hyper::header::TRANSFER_ENCODING);
+    Response::from_parts(parts, Either::Right(Full::new(body)))
 }
 
 /// Docker's own error shape: `{"message": "..."}`.

@@ -5,6 +5,8 @@
 //! (`app_<name>`); they are checked again here before they reach SQL, since
 //! utility statements (`CREATE ROLE`, `CREATE DATABASE`) take no parameters.
 
+use sqlx::{ConnectOptions, Connection};
+
 use crate::{Store, StoreError};
 
 /// Where an app is in its life.
@@ -187,13 +189,20 @@ impl Store {
                 .fetch_one(pool)
                 .await?;
         let verb = if role_exists { "ALTER" } else { "CREATE" };
+        // The statement carries the password, and sqlx logs slow statements
+        // with their text: this one goes over a connection that logs nothing.
+        let options = (*pool.connect_options())
+            .clone()
+            .disable_statement_logging();
+        let mut quiet = options.connect().await.map_err(StoreError::Connect)?;
         // INVARIANT: `ident` matches `app_[a-z0-9_]+` and `password` is hex,
         // so neither can end the identifier or the literal.
         sqlx::query(&format!(
             "{verb} ROLE {ident} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '{password}'"
         ))
-        .execute(pool)
+        .execute(&mut quiet)
         .await?;
+        quiet.close().await?;
         let db_exists: bool =
             sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
                 .bind(ident)

@@ -391,3 +391,48 @@ pub(crate) async fn logs(
         Err(e) => problem(e).into_response(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(name: &str, permissions: &[CorePermission]) -> CoreCaller {
+        CoreCaller::App {
+            name: name.to_owned(),
+            permissions: permissions.iter().copied().collect(),
+        }
+    }
+
+    /// Every route, walked with callers lacking its grant: only the owner
+    /// changes apps, and an app reads another's record only with `apps:read`.
+    #[test]
+    fn every_route_refuses_a_caller_lacking_its_grant() {
+        let owner_only = [
+            Route::Install,
+            Route::Upgrade,
+            Route::Uninstall,
+            Route::Control,
+            Route::Logs,
+        ];
+        let all = [
+            CorePermission::AppsRead,
+            CorePermission::IdentityRead,
+            CorePermission::PeersCall,
+        ];
+        for route in &owner_only {
+            assert!(decide_core_api(&CoreCaller::Owner, &grant(route)).allowed());
+            for caller in [app("a", &[]), app("a", &all)] {
+                assert!(!decide_core_api(&caller, &grant(route)).allowed());
+            }
+        }
+        let own = grant(&Route::Get("a"));
+        let other = grant(&Route::Get("b"));
+        assert!(decide_core_api(&app("a", &[]), &own).allowed());
+        assert!(!decide_core_api(&app("a", &[]), &other).allowed());
+        assert!(!decide_core_api(&app("a", &[CorePermission::IdentityRead]), &other).allowed());
+        assert!(decide_core_api(&app("a", &[CorePermission::AppsRead]), &other).allowed());
+        assert!(decide_core_api(&CoreCaller::Owner, &other).allowed());
+        // `list` filters with the `Get` grant; its own grant needs `apps:read`.
+        assert!(!decide_core_api(&app("a", &[]), &grant(&Route::List)).allowed());
+    }
+}

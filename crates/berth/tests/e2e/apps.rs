@@ -463,3 +463,69 @@ fn scopeguard(f: impl FnOnce()) -> impl Drop {
     }
     Guard(Some(f))
 }
+
+#[tokio::test]
+async fn a_foreign_container_of_the_same_name_is_left_alone_and_nothing_is_created() {
+    let b = Berth::start(&bin()).await.unwrap();
+    let owner = Owner::new(&b);
+    let image = busybox_image().unwrap();
+    let name = app_name("foreign");
+    // Not berth's: no instance label. Removed at the end whatever happens.
+    assert!(docker(&["create", "--name", &name, &image]).0);
+    let cleanup = name.clone();
+    let _guard = scopeguard(move || {
+        let _ = std::process::Command::new("docker")
+            .args(["rm", "-f", &cleanup])
+            .output();
+    });
+
+    let (s, problem) = owner
+        .install(&json!({"v": "4.0", "name": name, "image": image, "services": ["postgres"], "data_dirs": ["/data"]}))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{problem}");
+    assert_eq!(problem["field"], "/name");
+    let (_, labels) = docker(&["inspect", "-f", "{{json .Config.Labels}}", &name]);
+    assert!(!labels.contains("berth"), "{labels}");
+    assert!(!role_exists(&b, &format!("app_{}", name.replace('-', "_"))));
+    assert!(!b.data_dir().join("apps").join(&name).exists());
+    assert_eq!(owner.get(&name).await.0, StatusCode::NOT_FOUND);
+
+    // Other refusals of the API, each naming its field.
+    let other = app_name("other");
+    let (s, _) = owner
+        .install(&json!({"v": "4.0", "name": other, "image": image}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, problem) = owner
+        .upgrade(&json!({"v": "4.0", "name": "renamed", "image": image}))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{problem}");
+    let http = reqwest::Client::new();
+    let r = http
+        .put(b.url(&format!("/protected/apps/{other}")))
+        .bearer_auth(b.owner_token())
+        .json(&json!({"v": "4.0", "name": "renamed", "image": image}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["field"],
+        "/name"
+    );
+    let r = http
+        .delete(b.url(&format!("/protected/apps/{other}?purge=yes")))
+        .bearer_auth(b.owner_token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["field"],
+        "purge"
+    );
+    assert_eq!(
+        owner.uninstall("no-such-app", true).await,
+        StatusCode::NOT_FOUND
+    );
+}

@@ -223,7 +223,7 @@ async fn docker_sock_ro_allows_reads_streams_events_and_refuses_writes() {
     let owner = Owner::new(&b);
     let name = app_name("sock");
     let (s, v) = owner
-        .install(&json!({"v": "4.0", "name": name, "image": busybox_image().unwrap(), "services": ["docker_sock_ro"]}))
+        .install(&json!({"v": "4.0", "name": name, "image": busybox_image().unwrap(), "services": ["docker_sock_ro"], "env_vars": {"SECRET": "hunter2"}}))
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     owner.wait_status(&name, "running").await;
@@ -239,6 +239,15 @@ async fn docker_sock_ro_allows_reads_streams_events_and_refuses_writes() {
     .await;
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("\"message\""), "{body}");
+    // Inspect is allowed, but env values (other apps' passwords) are not shown.
+    let (status, body) = unix_http(
+        &socket,
+        &format!("GET /containers/{name}/json HTTP/1.0\r\n\r\n"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("SECRET=<redacted>"), "{body}");
+    assert!(!body.contains("hunter2"), "{body}");
     for denied in [
         "DELETE /containers/x",
         "POST /containers/x/exec",
