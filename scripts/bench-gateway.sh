@@ -11,8 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null && command -v nginx >/dev/null || apt-get install -y -qq wrk nginx-light >/dev/null
-cargo build --release --locked -p berth >/dev/null
-bin=$PWD/target/release/berth
+[ -n "${BERTH_BIN:-}" ] || cargo build --release --locked -p berth >/dev/null
+bin=${BERTH_BIN:-$PWD/target/release/berth}
 duration=${DURATION:-10}
 work=$(mktemp -d /tmp/berth-gwbench-XXXX)
 chmod 755 "$work"

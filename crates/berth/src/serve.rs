@@ -172,7 +172,7 @@ async fn boot_and_serve(
         identities,
         owner_token,
     });
-    let core_listener = start_apps(cfg, layout, &store, &engine, network, &state).await?;
+    let (core_listener, apps) = start_apps(cfg, layout, &store, &engine, network, &state).await?;
     tracing::info!(
         listen = %cfg.listen,
         boot_ms = boot.elapsed().as_millis() as u64,
@@ -218,13 +218,6 @@ async fn boot_and_serve(
     let _ = core_stop_tx.send(());
     core_server.abort();
     let _ = server.await;
-    // An instance without apps takes its network with it; with apps the
-    // network stays, since their containers keep running without berth.
-    if matches!(apps.list().await, Ok(list) if list.is_empty()) {
-        if let Err(e) = engine.remove_network(&network_name).await {
-            tracing::warn!(error = %e, network = %network_name, "cannot remove the docker network");
-        }
-    }
     store.close().await;
     Ok(())
 }
@@ -261,7 +254,7 @@ async fn start_apps(
     engine: &berth_docker::Engine,
     network: berth_docker::NetworkInfo,
     state: &AppState,
-) -> anyhow::Result<TcpListener> {
+) -> anyhow::Result<(TcpListener, berth_apps::Apps)> {
     let postgres_port = match cfg.postgres {
         PostgresSource::Managed { listen } => {
             store.revoke_public_connect_on_system_databases().await?;
@@ -295,11 +288,11 @@ async fn start_apps(
         "apps converged"
     );
     apps.spawn_watcher();
-    state.set_apps(apps, owner_token);
+    state.set_apps(apps.clone(), owner_token);
     let url = format!("http://{}\n", crate::config::client_facing(cfg.listen));
     std::fs::write(layout.api_url_file(), url).context("cannot write run/api.url")?;
     tracing::info!(listen = %core_addr, "core API for apps (portal_core) listening");
-    Ok(core_listener)
+    Ok((core_listener, apps))
 }
 
 async fn bind(key: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
