@@ -116,6 +116,7 @@ impl Store {
             .map_err(|e| StoreError::conflict_or(e, "username"))?;
         }
         tx.commit().await?;
+        self.changed();
         self.user(id).await?.ok_or(StoreError::NotFound)
     }
 
@@ -169,6 +170,7 @@ impl Store {
         .execute(self.pool())
         .await
         .map_err(|e| StoreError::conflict_or(e, "service username"))?;
+        self.changed();
         Ok(())
     }
 
@@ -236,6 +238,7 @@ impl Store {
         .execute(self.pool())
         .await
         .map_err(|e| StoreError::conflict_or(e, "email"))?;
+        self.changed();
         if done.rows_affected() == 0 {
             return Ok(None);
         }
@@ -266,6 +269,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.changed();
         Ok(true)
     }
 
