@@ -289,6 +289,34 @@ async fn forbidden_side_of_users_tokens_and_teams() {
         json!({"pull": true, "push": true, "delete": false, "change_visibility": false})
     );
 
+    // Bots have no password session on the API; their application tokens work.
+    let bot = api.create_user(&admin, "robot", true).await;
+    assert_eq!(
+        api.call(&bot.auth(), Method::GET, "/api/v1/teams", None)
+            .await
+            .0,
+        401
+    );
+    let (s, v) = api
+        .call(
+            &admin,
+            Method::POST,
+            &format!("/api/v1/users/{}/application_tokens", bot.id),
+            Some(json!({"application": "ci"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let bot_token = Auth::Token {
+        user: "robot".into(),
+        token: v["plain_token"].as_str().unwrap().to_owned(),
+    };
+    assert_eq!(
+        api.call(&bot_token, Method::GET, "/api/v1/teams", None)
+            .await
+            .0,
+        200
+    );
+
     // Wrong credentials are 401 with Portus's shape.
     let bad = Auth::Token {
         user: "alice".into(),
