@@ -67,6 +67,9 @@ pub struct ConfigArgs {
         hide_env_values = true
     )]
     pub registry_notification_secret: Option<String>,
+    /// Registry token signature algorithm: ES256 or RS256 [default: ES256]
+    #[arg(long, env = "BERTH_TOKEN_ALGORITHM", value_name = "ALG")]
+    pub token_algorithm: Option<String>,
 }
 
 /// The TOML file. Unknown keys are refused so that a typo is not ignored.
@@ -87,6 +90,8 @@ struct FileConfig {
     token_kid_format: Option<String>,
     /// Lifetime of registry tokens in seconds (default 300).
     token_ttl_seconds: Option<u64>,
+    /// `ES256` (default) or `RS256`.
+    token_algorithm: Option<String>,
 }
 
 /// Where Postgres comes from.
@@ -122,6 +127,7 @@ pub struct Config {
     /// `kid` as an RFC 7638 thumbprint instead of libtrust's form.
     pub token_kid_thumbprint: bool,
     pub token_ttl_seconds: u64,
+    pub token_algorithm: berth_registry::signing::Algorithm,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -186,6 +192,15 @@ impl Config {
                 }
             },
             token_ttl_seconds: file.token_ttl_seconds.unwrap_or(300),
+            token_algorithm: match args
+                .token_algorithm
+                .as_deref()
+                .or(file.token_algorithm.as_deref())
+            {
+                None => berth_registry::signing::Algorithm::Es256,
+                Some(a) => berth_registry::signing::Algorithm::parse(a)
+                    .ok_or_else(|| invalid("token_algorithm", "must be `ES256` or `RS256`"))?,
+            },
             notification_secret: args
                 .registry_notification_secret
                 .clone()
