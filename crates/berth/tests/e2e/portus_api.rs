@@ -139,6 +139,34 @@ async fn forbidden_side_of_users_tokens_and_teams() {
     let alice = api.create_user(&admin, "alice", false).await;
     let bob = api.create_user(&admin, "bob", false).await;
 
+    // The last admin can be neither demoted nor deleted (bootstrap would reopen).
+    let admin_id = api
+        .call(&admin, Method::GET, "/api/v1/users/admin@example.org", None)
+        .await
+        .1["id"]
+        .as_i64()
+        .unwrap();
+    let (s, v) = api
+        .call(
+            &admin,
+            Method::PUT,
+            &format!("/api/v1/users/{admin_id}"),
+            Some(json!({"user": {"admin": false}})),
+        )
+        .await;
+    assert_eq!(s, 422, "{v}");
+    assert_eq!(
+        api.call(
+            &admin,
+            Method::DELETE,
+            &format!("/api/v1/users/{admin_id}"),
+            None
+        )
+        .await
+        .0,
+        422
+    );
+
     // A second bootstrap is refused once an admin exists.
     let (s, v) = api
         .call(&Auth::Anonymous, Method::POST, "/api/v1/users/bootstrap", Some(json!({"user": {"username": "eve", "email": "e@example.org", "password": "eve-password"}})))
