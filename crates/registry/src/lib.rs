@@ -4,11 +4,13 @@
 //!   registry (token auth pointing back at berth, notifications to berth).
 //! - [`signing`]: the token signing key and certificate the registry trusts.
 //! - [`token`]: signing registry tokens (ES256 JWTs with the `access` claim).
+//! - [`client`]: the registry calls berth makes as its service user (deletes).
 //! - [`probe`]: the unauthenticated `/v2/` challenge, used by health and doctor.
 //!
 //! Architecture invariant: nothing here starts processes or owns files beyond
 //! what the caller hands in; the binary decides where things live.
 
+pub mod client;
 pub mod config;
 pub mod probe;
 pub mod signing;

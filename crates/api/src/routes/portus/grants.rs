@@ -33,8 +33,8 @@ const fn r(
 }
 
 use ApiGrant::{
-    Admin, Anyone, Bootstrap, LoggedIn, NamespaceCreate, NamespaceOwner, Pull, Push, TeamMember,
-    TeamOwner, TokenOwner, UserSelf,
+    Admin, Anyone, Bootstrap, Delete, LoggedIn, NamespaceCreate, NamespaceOwner, Pull, Push,
+    TeamMember, TeamOwner, TokenOwner, UserSelf,
 };
 
 const ROUTES: &[RouteGrant] = &[
@@ -172,6 +172,12 @@ const ROUTES: &[RouteGrant] = &[
         "update a repository",
     ),
     r(
+        "DELETE",
+        "/api/v1/repositories/{id}",
+        Delete,
+        "delete a repository from the registry",
+    ),
+    r(
         "GET",
         "/api/v1/repositories/{id}/tags",
         Pull,
@@ -184,6 +190,12 @@ const ROUTES: &[RouteGrant] = &[
         "list tags the caller may pull",
     ),
     r("GET", "/api/v1/tags/{id}", Pull, "show a tag"),
+    r(
+        "DELETE",
+        "/api/v1/tags/{id}",
+        Delete,
+        "delete a tag's manifest from the registry",
+    ),
     r("GET", "/api/v1/registries", Admin, "list registries"),
 ];
 

@@ -80,9 +80,11 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
         ("GET", "/v1/repositories") => get(repositories::list),
         ("GET", "/v1/repositories/{id}") => get(repositories::show),
         ("PUT", "/v1/repositories/{id}") => put(repositories::update),
+        ("DELETE", "/v1/repositories/{id}") => delete(repositories::destroy),
         ("GET", "/v1/repositories/{id}/tags") => get(repositories::tags),
         ("GET", "/v1/tags") => get(repositories::all_tags),
         ("GET", "/v1/tags/{id}") => get(repositories::tag),
+        ("DELETE", "/v1/tags/{id}") => delete(repositories::destroy_tag),
         ("GET", "/v1/registries") => get(misc::registries),
         _ => return None,
     })
@@ -101,7 +103,7 @@ pub(crate) enum ApiError {
 }
 
 impl ApiError {
-    fn internal(cause: &dyn std::fmt::Display) -> Self {
+    pub(crate) fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(%cause, "api request failed");
         Self::Internal
     }
