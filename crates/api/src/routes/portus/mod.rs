@@ -8,23 +8,25 @@ pub mod grants;
 pub use misc::openapi_document;
 pub(crate) mod misc;
 mod namespaces;
+mod pagination;
 mod repositories;
 mod teams;
 mod users;
 
-use axum::extract::{FromRequestParts, Query};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put, MethodRouter};
 use axum::{Extension, Json, Router};
 use berth_authz::portus_api::{decide_api, ApiCaller, ApiGrant, ApiTarget, ApiVerdict};
 use berth_store::{StoreError, User};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::auth::portus_caller;
 use crate::AppState;
+pub(crate) use pagination::{paginate, PageQuery};
 
 /// The Portus routes, each wrapped with its grant from [`grants::portus_routes`].
 pub(crate) fn router() -> Router<AppState> {
@@ -260,61 +262,6 @@ pub(crate) fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 /// An id from the path; Portus answers 404 for ids that are not numbers.
 pub(crate) fn id(raw: &str) -> Result<i64, ApiError> {
     raw.parse().map_err(|_| ApiError::NotFound)
-}
-
-/// `page`, `per_page`, `all` of every list.
-#[derive(Debug, Deserialize, Default)]
-pub(crate) struct Pagination {
-    page: Option<usize>,
-    per_page: Option<usize>,
-    all: Option<bool>,
-}
-
-pub(crate) type PageQuery = Query<Pagination>;
-
-/// One page of `items` with Portus's pagination headers.
-pub(crate) fn paginate<T: Serialize>(items: Vec<T>, q: &Pagination) -> Response {
-    let total = items.len();
-    let per_page = q.per_page.unwrap_or(15).clamp(1, 1000);
-    let page = q.page.unwrap_or(1).max(1);
-    let all = q.all.unwrap_or(false);
-    let pages = total.div_ceil(per_page).max(1);
-    let shown: Vec<T> = if all {
-        items
-    } else {
-        items
-            .into_iter()
-            .skip((page - 1).saturating_mul(per_page))
-            .take(per_page)
-            .collect()
-    };
-    let mut headers = HeaderMap::new();
-    let mut set = |k: &'static str, v: String| {
-        if let Ok(v) = HeaderValue::from_str(&v) {
-            headers.insert(k, v);
-        }
-    };
-    set("x-total", total.to_string());
-    set("x-total-pages", pages.to_string());
-    set("x-per-page", per_page.to_string());
-    set("x-page", page.to_string());
-    set(
-        "x-next-page",
-        if page < pages {
-            (page + 1).to_string()
-        } else {
-            String::new()
-        },
-    );
-    set(
-        "x-prev-page",
-        if page > 1 {
-            (page - 1).to_string()
-        } else {
-            String::new()
-        },
-    );
-    (StatusCode::OK, headers, Json(shown)).into_response()
 }
 
 /// A JSON response with `status`.
