@@ -169,6 +169,20 @@ async fn scopes_subjects_and_malformed_requests() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
+    let metrics = reqwest::get(b.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("berth_registry_tokens_issued_total 3"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("berth_registry_token_requests_refused_total 7"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
