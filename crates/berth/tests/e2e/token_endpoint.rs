@@ -169,6 +169,39 @@ async fn scopes_subjects_and_malformed_requests() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
+    // The internal service user (password only in the data dir) may do anything
+    // in the registry, and nothing in the API.
+    let service_pw =
+        std::fs::read_to_string(b.data_dir().join("secrets/service-user-password")).unwrap();
+    let (s, body) = t
+        .get(
+            &[
+                ("service", SERVICE),
+                ("scope", "registry:catalog:*"),
+                ("scope", "repository:alice/x:pull,push,delete"),
+            ],
+            Some(("berth", service_pw.trim())),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(claims(&body)["sub"], "berth");
+    assert_eq!(
+        claims(&body)["access"],
+        json!([
+            {"type": "repository", "name": "alice/x", "actions": ["pull", "push", "delete"]},
+            {"type": "registry", "name": "catalog", "actions": ["*"]},
+        ])
+    );
+    let service = crate::portus::Auth::Password {
+        user: "berth".into(),
+        password: service_pw.trim().into(),
+    };
+    assert_eq!(
+        api.call(&service, Method::GET, "/api/v1/teams", None)
+            .await
+            .0,
+        401
+    );
     let metrics = reqwest::get(b.url("/metrics"))
         .await
         .unwrap()
@@ -176,7 +209,7 @@ async fn scopes_subjects_and_malformed_requests() {
         .await
         .unwrap();
     assert!(
-        metrics.contains("berth_registry_tokens_issued_total 3"),
+        metrics.contains("berth_registry_tokens_issued_total 4"),
         "{metrics}"
     );
     assert!(
