@@ -381,6 +381,25 @@ async fn pagination_headers_version_and_openapi_document() {
     assert_eq!(page.as_array().unwrap().len(), 2);
 
     let (s, v) = api
+        .call(
+            &admin,
+            Method::GET,
+            "/api/v1/registries/validate?name=berth&hostname=x:5000",
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        v["valid"], false,
+        "the managed registry is called berth: {v}"
+    );
+    assert_eq!(
+        api.call(&admin, Method::GET, "/api/v1/registries", None)
+            .await
+            .1[0]["name"],
+        "berth"
+    );
+    let (s, v) = api
         .call(&Auth::Anonymous, Method::GET, "/api/version", None)
         .await;
     assert_eq!(s, 200);
@@ -435,6 +454,18 @@ async fn deleting_a_tag_removes_it_from_the_registry_for_owners_only() {
     let store = store_of(&b).await;
     let repo = store.upsert_repository(ns, "app").await.unwrap();
     let tag = store.upsert_tag(repo, "1", &digest).await.unwrap();
+
+    let (s, grouped) = api
+        .call(
+            &bob.auth(),
+            Method::GET,
+            &format!("/api/v1/repositories/{repo}/tags/grouped"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{grouped}");
+    assert_eq!(grouped[0][0]["name"], "1");
+    assert_eq!(grouped[0][0]["digest"], digest.as_str());
 
     // A contributor may not delete; the owner may.
     let path = format!("/api/v1/tags/{tag}");

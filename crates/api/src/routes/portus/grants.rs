@@ -197,6 +197,18 @@ const ROUTES: &[RouteGrant] = &[
         "delete a tag's manifest from the registry",
     ),
     r("GET", "/api/v1/registries", Admin, "list registries"),
+    r(
+        "GET",
+        "/api/v1/registries/validate",
+        Admin,
+        "check registry fields",
+    ),
+    r(
+        "GET",
+        "/api/v1/repositories/{id}/tags/grouped",
+        Pull,
+        "a repository's tags grouped by digest",
+    ),
 ];
 
 /// Every Portus route berth serves, with its grant.

@@ -51,6 +51,41 @@ pub(super) async fn registries(ctx: Ctx) -> ApiResult {
     json(StatusCode::OK, out)
 }
 
+#[derive(serde::Deserialize)]
+pub(super) struct RegistryQuery {
+    name: Option<String>,
+    hostname: Option<String>,
+}
+
+/// `GET /api/v1/registries/validate`: berth fronts exactly one registry, its
+/// own, so this only checks the fields' shape and that the name is free.
+pub(super) async fn validate_registry(
+    ctx: Ctx,
+    axum::extract::Query(q): axum::extract::Query<RegistryQuery>,
+) -> ApiResult {
+    let mut messages = serde_json::Map::new();
+    let existing = ctx.store().registries().await?;
+    match q.name.as_deref() {
+        None | Some("") => {
+            messages.insert("name".into(), serde_json::json!(["can't be blank"]));
+        }
+        Some(n) if existing.iter().any(|r| r.name == n) => {
+            messages.insert("name".into(), serde_json::json!(["has already been taken"]));
+        }
+        Some(_) => {}
+    }
+    if q.hostname
+        .as_deref()
+        .is_none_or(|h| h.is_empty() || h.contains('/'))
+    {
+        messages.insert("hostname".into(), serde_json::json!(["is invalid"]));
+    }
+    json(
+        StatusCode::OK,
+        serde_json::json!({"valid": messages.is_empty(), "messages": messages}),
+    )
+}
+
 /// An OpenAPI 3.0 document generated from the route table, so it cannot
 /// drift from what is served: paths, methods, summaries, and who may call.
 pub(super) async fn openapi(_ctx: Ctx) -> ApiResult {

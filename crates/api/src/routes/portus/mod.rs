@@ -88,6 +88,8 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
         ("GET", "/v1/tags/{id}") => get(repositories::tag),
         ("DELETE", "/v1/tags/{id}") => delete(repositories::destroy_tag),
         ("GET", "/v1/registries") => get(misc::registries),
+        ("GET", "/v1/registries/validate") => get(misc::validate_registry),
+        ("GET", "/v1/repositories/{id}/tags/grouped") => get(repositories::grouped_tags),
         _ => return None,
     })
 }

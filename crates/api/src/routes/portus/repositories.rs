@@ -121,6 +121,20 @@ pub(super) async fn tags(ctx: Ctx, Path(raw): Path<String>, page: PageQuery) -> 
     Ok(paginate(tags, &page))
 }
 
+/// Tags grouped by digest (Portus's `tags/grouped`): one array per image.
+pub(super) async fn grouped_tags(ctx: Ctx, Path(raw): Path<String>) -> ApiResult {
+    let (r, _) = load(&ctx, &raw).await?;
+    let mut groups: Vec<(String, Vec<TagEntity>)> = Vec::new();
+    for t in ctx.store().tags(Some(r.id)).await? {
+        match groups.iter_mut().find(|(d, _)| *d == t.digest) {
+            Some((_, g)) => g.push(TagEntity::from(&t)),
+            None => groups.push((t.digest.clone(), vec![TagEntity::from(&t)])),
+        }
+    }
+    let out: Vec<Vec<TagEntity>> = groups.into_iter().map(|(_, g)| g).collect();
+    json(StatusCode::OK, out)
+}
+
 pub(super) async fn all_tags(ctx: Ctx, page: PageQuery) -> ApiResult {
     let mut out = Vec::new();
     for r in ctx.store().repositories(None).await? {
