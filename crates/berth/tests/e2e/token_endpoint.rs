@@ -321,7 +321,40 @@ async fn refresh_tokens_are_bound_to_user_and_client_and_die_with_the_user() {
         Some(json!({"user": {"enabled": true}})),
     )
     .await;
-    assert_eq!(post(grant("docker", refresh)).await.0, 200);
+    assert_eq!(post(grant("docker", refresh.clone())).await.0, 200);
+
+    // Listed per user (never the secret), revocable by the user only.
+    let path = format!("/api/v1/users/{}/refresh_tokens", alice.id);
+    let (s, list) = api.call(&alice.auth(), Method::GET, &path, None).await;
+    assert_eq!(s, 200, "{list}");
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert!(!list.to_string().contains(&refresh));
+    let docker = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["client_id"] == "docker")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(
+        api.call(&admin, Method::DELETE, &format!("{path}/{docker}"), None)
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        api.call(
+            &alice.auth(),
+            Method::DELETE,
+            &format!("{path}/{docker}"),
+            None
+        )
+        .await
+        .0,
+        204
+    );
+    assert_eq!(post(grant("docker", refresh)).await.0, 401);
 }
 
 #[tokio::test]

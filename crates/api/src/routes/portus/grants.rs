@@ -76,6 +76,19 @@ const ROUTES: &[RouteGrant] = &[
         TokenOwner,
         "revoke an application token",
     ),
+    // berth extension: docker identity tokens (refresh tokens), listed and revocable.
+    r(
+        "GET",
+        "/api/v1/users/{id}/refresh_tokens",
+        UserSelf,
+        "list a user's refresh tokens (berth)",
+    ),
+    r(
+        "DELETE",
+        "/api/v1/users/{id}/refresh_tokens/{token_id}",
+        UserSelf,
+        "revoke a refresh token (berth)",
+    ),
     r(
         "GET",
         "/api/v1/teams",
