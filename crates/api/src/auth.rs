@@ -4,6 +4,16 @@
 //! Every failure mode (unknown user, wrong secret, disabled, locked) looks
 //! the same to the client, so nothing tells which usernames exist.
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
 use axum::http::{header, HeaderMap};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;

@@ -10,6 +10,16 @@
 //! Architecture invariant: nothing here starts processes or owns files beyond
 //! what the caller hands in; the binary decides where things live.
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
 pub mod client;
 pub mod config;
 pub mod probe;

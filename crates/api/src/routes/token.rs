@@ -13,6 +13,16 @@
 //! from `access`. The token's `sub` is the authenticated user, never the
 //! `account` parameter.
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
 use std::collections::HashMap;
 use std::time::SystemTime;
 

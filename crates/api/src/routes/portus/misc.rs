@@ -113,12 +113,17 @@ pub fn openapi_document() -> serde_json::Value {
             }
         });
         if open {
-            op["security"] = serde_json::json!([]);
+            if let Some(obj) = op.as_object_mut() {
+                obj.insert("security".into(), serde_json::json!([]));
+            }
         }
-        let entry = paths
+        if let Some(methods) = paths
             .entry(spec.path.to_owned())
-            .or_insert_with(|| serde_json::json!({}));
-        entry[spec.method.to_ascii_lowercase()] = op;
+            .or_insert_with(|| serde_json::json!({}))
+            .as_object_mut()
+        {
+            methods.insert(spec.method.to_ascii_lowercase(), op);
+        }
     }
     serde_json::json!({
         "openapi": "3.0.3",

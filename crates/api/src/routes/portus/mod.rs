@@ -3,6 +3,16 @@
 //! working. One module per resource; the route table with each route's
 //! grant is [`grants`].
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
 mod entities;
 pub mod grants;
 pub use misc::openapi_document;
