@@ -44,7 +44,7 @@ app=gwbench
 api -X POST "http://127.0.0.1:$listen/protected/apps" -H 'content-type: application/json' -d "{
   \"v\": \"4.0\", \"name\": \"$app\", \"image\": \"berth-test/busybox:1\",
   \"entrypoints\": [{\"container_port\": 8080, \"entrypoint_port\": \"http\"}],
-  \"paths\": {\"\": {\"access\": \"private\"}},
+  \"paths\": {\"\": {\"access\": \"private\"}, \"/public\": {\"access\": \"public\"}},
   \"lifecycle\": {\"always_on\": true}}" >/dev/null
 for _ in $(seq 1 300); do
   api "http://127.0.0.1:$listen/protected/apps/$app" | grep -q '"running"' && break; sleep 0.1
@@ -91,6 +91,7 @@ printf '%-32s %12s %10s %10s\n' path "requests/s" p50 p99
 run direct "http://$ip:8080/"
 run nginx "http://127.0.0.1:$nginx_port/"
 run berth_private "http://127.0.0.1:$listen/" "Host: $app.localhost:$listen" "Cookie: $cookie"
+run berth_public "http://127.0.0.1:$listen/public/" "Host: $app.localhost:$listen"
 python3 -c "print(f'berth / nginx throughput: {$rps_berth_private/$rps_nginx:.2f}x (goal >= 1.0x)')"
 
 # Cold start: stop the app, then time the first byte through the gateway.

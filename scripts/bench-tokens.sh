@@ -34,3 +34,28 @@ echo "$password" | "$bin" user bootstrap --url "http://127.0.0.1:$l" --data-dir 
   --username bench --email bench@example.org --password-stdin >/dev/null
 BERTH_BENCH_PASSWORD=$password "$bin" bench tokens --url "http://127.0.0.1:$l" --user bench \
   --concurrency "${CONCURRENCY:-64}" --requests "${REQUESTS:-20000}" --password-requests "${PASSWORD_REQUESTS:-512}"
+
+# The same two fast paths driven by wrk (C, one thread), when installed: the
+# Rust client above shares the two cores with the server and costs about as
+# much CPU per request as berth itself, so wrk shows the server's capacity.
+if command -v wrk >/dev/null; then
+  base="http://127.0.0.1:$l"
+  cli_auth=$(cat "$work/data/secrets/cli-auth")
+  refresh=$(curl -s -u "bench:$password" "$base/v2/token?service=berth-registry&offline_token=true&client_id=wrk" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["refresh_token"])')
+  id=$(curl -s -H "Portus-Auth: $cli_auth" "$base/api/v1/users?all=true" |
+    python3 -c 'import json,sys; print([u["id"] for u in json.load(sys.stdin) if u["username"]=="bench"][0])')
+  app=$(curl -s -H "Portus-Auth: $cli_auth" -H 'content-type: application/json' -d '{"application":"wrk"}' \
+    "$base/api/v1/users/$id/application_tokens" | python3 -c 'import json,sys; print(json.load(sys.stdin)["plain_token"])')
+  cat >"$work/refresh.lua" <<LUA
+wrk.method = "POST"
+wrk.body = "grant_type=refresh_token&refresh_token=$refresh&client_id=wrk&service=berth-registry&scope=repository%3Abench%2Fbench%3Apull%2Cpush"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+LUA
+  report() { awk -v name="$1" '/ 50%/ {p50=$2} / 99%/ {p99=$2} /Requests\/sec/ {rps=$2} /Non-2xx/ {bad=$NF}
+    END {printf "%-26s %12.0f tokens/s  p50 %s  p99 %s  non-2xx %s\n", name, rps, p50, p99, bad+0}'; }
+  echo "wrk, 1 thread, ${CONCURRENCY:-64} connections, 10 s each:"
+  wrk -t1 -c"${CONCURRENCY:-64}" -d10s --latency -s "$work/refresh.lua" "$base/v2/token" | report "refresh token (POST)"
+  wrk -t1 -c"${CONCURRENCY:-64}" -d10s --latency -H "Authorization: Basic $(printf 'bench:%s' "$app" | base64 -w0)" \
+    "$base/v2/token?service=berth-registry&scope=repository%3Abench%2Fbench%3Apull%2Cpush" | report "application token (GET)"
+fi

@@ -4,6 +4,16 @@
 //! Every failure mode (unknown user, wrong secret, disabled, locked) looks
 //! the same to the client, so nothing tells which usernames exist.
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
 use axum::http::{header, HeaderMap};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -68,10 +78,8 @@ pub(crate) async fn portus_caller(
     let Some(value) = headers.get("portus-auth") else {
         return Ok(match basic_credentials(headers) {
             Ok(None) => Ok(None),
-            // The service user talks to the registry only, never to the API.
-            Ok(Some((user, secret))) => login_secret(store, &user, &secret)
+            Ok(Some((user, secret))) => api_login(store, &user, &secret)
                 .await?
-                .filter(|u| !u.service)
                 .ok_or(MalformedCredentials)
                 .map(Some),
             Err(e) => Err(e),
@@ -86,6 +94,23 @@ pub(crate) async fn portus_caller(
         .filter(|u| !u.service)
         .ok_or(MalformedCredentials)
         .map(Some))
+}
+
+/// Basic credentials on the API: an application token, or a password for
+/// humans only (bots have no web login in Portus, so no password session).
+/// The service user talks to the registry only, never to the API.
+async fn api_login(
+    store: &Store,
+    username: &str,
+    secret: &str,
+) -> Result<Option<User>, StoreError> {
+    if let Some(user) = store.login_application_token(username, secret).await? {
+        return Ok(Some(user).filter(|u| !u.service));
+    }
+    match store.login_password(username, secret).await? {
+        PasswordLogin::Ok(user) if !user.bot && !user.service => Ok(Some(user)),
+        PasswordLogin::Ok(_) | PasswordLogin::Refused => Ok(None),
+    }
 }
 
 /// The registry policy's view of a caller.

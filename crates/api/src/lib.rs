@@ -27,6 +27,8 @@ pub use routes::portus::openapi_document;
 pub struct RegistryAuth {
     pub signer: TokenSigner,
     pub policy: PolicySettings,
+    /// The internal service user's name: the `sub` of berth's own tokens.
+    pub service_user: String,
 }
 
 /// Shared state of every handler.

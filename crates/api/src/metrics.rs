@@ -31,6 +31,10 @@ pub struct Metrics {
     pub component_healthy: Family<ComponentLabels, Gauge>,
     pub registry_events_received: Counter,
     pub registry_events_rejected: Counter,
+    /// Registry tokens signed by `/v2/token`.
+    pub registry_tokens_issued: Counter,
+    /// `/v2/token` requests answered 400 or 401.
+    pub registry_token_requests_refused: Counter,
 }
 
 impl Default for Metrics {
@@ -47,6 +51,18 @@ impl Metrics {
         let component_healthy = Family::<ComponentLabels, Gauge>::default();
         let registry_events_received = Counter::default();
         let registry_events_rejected = Counter::default();
+        let registry_tokens_issued = Counter::default();
+        let registry_token_requests_refused = Counter::default();
+        registry.register(
+            "registry_tokens_issued",
+            "Registry tokens signed by the token endpoint",
+            registry_tokens_issued.clone(),
+        );
+        registry.register(
+            "registry_token_requests_refused",
+            "Token endpoint requests refused as malformed (400) or for bad credentials (401)",
+            registry_token_requests_refused.clone(),
+        );
         registry.register(
             "child_restarts",
             "Restarts of supervised child processes after an unexpected exit",
@@ -79,6 +95,8 @@ impl Metrics {
             component_healthy,
             registry_events_received,
             registry_events_rejected,
+            registry_tokens_issued,
+            registry_token_requests_refused,
         }
     }
 

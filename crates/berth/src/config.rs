@@ -77,6 +77,9 @@ pub struct ConfigArgs {
     /// Docker network's gateway [default: 80]
     #[arg(long, env = "BERTH_CORE_PORT", value_name = "PORT")]
     pub core_port: Option<u16>,
+    /// Registry token signature algorithm: ES256 or RS256 [default: ES256]
+    #[arg(long, env = "BERTH_TOKEN_ALGORITHM", value_name = "ALG")]
+    pub token_algorithm: Option<String>,
 }
 
 /// The TOML file. Unknown keys are refused so that a typo is not ignored.
@@ -100,6 +103,8 @@ struct FileConfig {
     /// Lifetime of registry tokens in seconds (default 300).
     token_ttl_seconds: Option<u64>,
     core_port: Option<u16>,
+    /// `ES256` (default) or `RS256`.
+    token_algorithm: Option<String>,
 }
 
 /// Where Postgres comes from.
@@ -140,6 +145,7 @@ pub struct Config {
     pub token_ttl_seconds: u64,
     /// Port of the apps' core API listener on the Docker network gateway.
     pub core_port: u16,
+    pub token_algorithm: berth_registry::signing::Algorithm,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -214,6 +220,15 @@ impl Config {
                 }
             },
             token_ttl_seconds: file.token_ttl_seconds.unwrap_or(300),
+            token_algorithm: match args
+                .token_algorithm
+                .as_deref()
+                .or(file.token_algorithm.as_deref())
+            {
+                None => berth_registry::signing::Algorithm::Es256,
+                Some(a) => berth_registry::signing::Algorithm::parse(a)
+                    .ok_or_else(|| invalid("token_algorithm", "must be `ES256` or `RS256`"))?,
+            },
             notification_secret: args
                 .registry_notification_secret
                 .clone()

@@ -89,6 +89,9 @@ enum RegistryCommand {
     RotateKey {
         #[arg(long, env = "BERTH_DATA_DIR", default_value = "./berth-data")]
         data_dir: std::path::PathBuf,
+        /// ES256 or RS256 [default: the current key's]; set `token_algorithm` to match
+        #[arg(long)]
+        algorithm: Option<String>,
     },
 }
 
@@ -114,9 +117,10 @@ fn main() -> ExitCode {
                 .await
                 .map(|()| ExitCode::SUCCESS),
             Command::Doctor { config, json } => doctor_command(&Config::load(&config)?, json).await,
-            Command::Registry(RegistryCommand::RotateKey { data_dir }) => {
-                rotate_key(&data_dir).map(|()| ExitCode::SUCCESS)
-            }
+            Command::Registry(RegistryCommand::RotateKey {
+                data_dir,
+                algorithm,
+            }) => rotate_key(&data_dir, algorithm.as_deref()).map(|()| ExitCode::SUCCESS),
             Command::Bench(BenchCommand::Tokens(args)) => {
                 bench::run(args).await.map(|()| ExitCode::SUCCESS)
             }
@@ -167,21 +171,28 @@ async fn doctor_command(cfg: &Config, json: bool) -> anyhow::Result<ExitCode> {
 
 /// Rotates the token signing key under the data-dir lock, so a running
 /// berth (whose registry would not reload its bundle) refuses it.
-fn rotate_key(data_dir: &std::path::Path) -> anyhow::Result<()> {
+fn rotate_key(data_dir: &std::path::Path, algorithm: Option<&str>) -> anyhow::Result<()> {
+    use berth_registry::signing::{Algorithm, SigningKey};
     let layout = layout::Layout::new(data_dir);
     let _lock = lock::DataDirLock::acquire(&layout.lock_file())
         .map_err(|e| anyhow::anyhow!("{e}; stop `berth serve` before rotating the key"))?;
     let paths = berth_registry::signing::SigningPaths::in_dir(&layout.keys());
-    if !paths.key.exists() {
+    let Some(current) = SigningKey::existing_algorithm(&paths)? else {
         anyhow::bail!(
             "no signing key in `{}`; start berth once first",
             layout.keys().display()
         );
-    }
-    let key = berth_registry::signing::SigningKey::rotate(&paths)?;
+    };
+    let algorithm = match algorithm {
+        None => current,
+        Some(a) => Algorithm::parse(a)
+            .ok_or_else(|| anyhow::anyhow!("unknown algorithm `{a}`; use ES256 or RS256"))?,
+    };
+    let key = SigningKey::rotate(&paths, algorithm)?;
     writeln!(
         std::io::stdout(),
-        "new signing key {}; the registry trusts the previous one too until the next rotation",
+        "new {} signing key {}; the registry trusts the previous one too until the next rotation",
+        key.algorithm(),
         key.kid_libtrust()
     )?;
     Ok(())

@@ -67,5 +67,6 @@ pub async fn prepare(
         policy: PolicySettings {
             delete_enabled: true,
         },
+        service_user: SERVICE_USER.to_owned(),
     })
 }

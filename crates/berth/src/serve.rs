@@ -142,7 +142,8 @@ async fn boot_and_serve(
         .await?;
     tracing::info!("migrations applied");
 
-    let signing = SigningKey::load_or_create(&SigningPaths::in_dir(&layout.keys()))?;
+    let signing =
+        SigningKey::load_or_create_for(&SigningPaths::in_dir(&layout.keys()), cfg.token_algorithm)?;
     tracing::info!(kid = signing.kid_libtrust(), "token signing key ready");
     let registry_auth = crate::registry_auth::prepare(cfg, layout, &store, &signing).await?;
 

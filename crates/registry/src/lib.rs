@@ -4,14 +4,26 @@
 //!   registry (token auth pointing back at berth, notifications to berth).
 //! - [`signing`]: the token signing key and certificate the registry trusts.
 //! - [`token`]: signing registry tokens (ES256 JWTs with the `access` claim).
+//! - [`client`]: the registry calls berth makes as its service user (deletes).
 //! - [`probe`]: the unauthenticated `/v2/` challenge, used by health and doctor.
 //!
 //! Architecture invariant: nothing here starts processes or owns files beyond
 //! what the caller hands in; the binary decides where things live.
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
 pub mod client;
 pub mod config;
 pub mod manifest;
 pub mod probe;
+pub mod service_calls;
 pub mod signing;
 pub mod token;

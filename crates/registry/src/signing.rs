@@ -12,7 +12,9 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use data_encoding::BASE32_NOPAD;
-use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair, PKCS_ECDSA_P256_SHA256};
+use rcgen::{
+    CertificateParams, DistinguishedName, DnType, KeyPair, PKCS_ECDSA_P256_SHA256, PKCS_RSA_SHA256,
+};
 use sha2::{Digest, Sha256};
 
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +33,49 @@ pub enum SigningError {
     Exposed { path: PathBuf, mode: u32 },
     #[error("cannot create the signing certificate: {0}")]
     Certificate(String),
+    #[error(
+        "signing key `{path}` is {found}, but the configuration asks for {wanted}; run `berth registry rotate-key --algorithm {wanted}` with berth stopped"
+    )]
+    WrongAlgorithm {
+        path: PathBuf,
+        found: Algorithm,
+        wanted: Algorithm,
+    },
+}
+
+/// The token signature algorithm, and with it the key type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Algorithm {
+    /// ECDSA P-256 with SHA-256: fast, the default.
+    #[default]
+    Es256,
+    /// RSA 2048 PKCS#1 v1.5 with SHA-256, for registries or tools that want RSA.
+    Rs256,
+}
+
+impl std::fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Algorithm {
+    /// The JWS `alg` name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Es256 => "ES256",
+            Self::Rs256 => "RS256",
+        }
+    }
+
+    /// Parses `ES256` or `RS256` (either case).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_uppercase().as_str() {
+            "ES256" => Some(Self::Es256),
+            "RS256" => Some(Self::Rs256),
+            _ => None,
+        }
+    }
 }
 
 /// Paths of the signing material inside berth's data dir.
@@ -54,6 +99,7 @@ impl SigningPaths {
 
 /// The loaded signing key with the facts token issuing needs.
 pub struct SigningKey {
+    algorithm: Algorithm,
     pkcs8_pem: String,
     pkcs8_der: Vec<u8>,
     public_key_der: Vec<u8>,
@@ -66,16 +112,53 @@ impl SigningKey {
     /// that exists but is unreadable or malformed is an error, never silently
     /// replaced: that would lock out every client holding a token.
     pub fn load_or_create(paths: &SigningPaths) -> Result<Self, SigningError> {
+        Self::load_or_create_for(paths, Algorithm::Es256)
+    }
+
+    /// The algorithm of the key at `paths`, if there is one.
+    pub fn existing_algorithm(paths: &SigningPaths) -> Result<Option<Algorithm>, SigningError> {
+        if !paths.key.exists() {
+            return Ok(None);
+        }
+        let kp = KeyPair::from_pem(&read(&paths.key)?).map_err(|e| SigningError::BadKey {
+            path: paths.key.clone(),
+            detail: e.to_string(),
+        })?;
+        Ok(Some(if kp.is_compatible(&PKCS_RSA_SHA256) {
+            Algorithm::Rs256
+        } else {
+            Algorithm::Es256
+        }))
+    }
+
+    /// Like [`Self::load_or_create`] for `algorithm`; an existing key of
+    /// another type is refused (switching is a rotation).
+    pub fn load_or_create_for(
+        paths: &SigningPaths,
+        algorithm: Algorithm,
+    ) -> Result<Self, SigningError> {
         let key_pair = if paths.key.exists() {
             check_private(&paths.key)?;
             let pem = read(&paths.key)?;
-            KeyPair::from_pem(&pem).map_err(|e| SigningError::BadKey {
+            let kp = KeyPair::from_pem(&pem).map_err(|e| SigningError::BadKey {
                 path: paths.key.clone(),
                 detail: e.to_string(),
-            })?
+            })?;
+            let found = if kp.is_compatible(&PKCS_RSA_SHA256) {
+                Algorithm::Rs256
+            } else {
+                Algorithm::Es256
+            };
+            if found != algorithm {
+                return Err(SigningError::WrongAlgorithm {
+                    path: paths.key.clone(),
+                    found,
+                    wanted: algorithm,
+                });
+            }
+            kp
         } else {
-            let kp = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)
-                .map_err(|e| SigningError::Certificate(e.to_string()))?;
+            let kp = generate(algorithm)?;
             write_atomically(&paths.key, kp.serialize_pem().as_bytes(), 0o600)?;
             kp
         };
@@ -90,6 +173,7 @@ impl SigningKey {
             write_atomically(&paths.bundle, cert_pem.as_bytes(), 0o644)?;
         }
         Ok(Self {
+            algorithm,
             pkcs8_pem: key_pair.serialize_pem(),
             pkcs8_der: key_pair.serialize_der(),
             public_key_der: key_pair.public_key_der(),
@@ -107,7 +191,7 @@ impl SigningKey {
     ///
     /// The registry reads its bundle at start, so the caller rotates while
     /// berth (and with it the managed registry) is stopped.
-    pub fn rotate(paths: &SigningPaths) -> Result<Self, SigningError> {
+    pub fn rotate(paths: &SigningPaths, algorithm: Algorithm) -> Result<Self, SigningError> {
         let old_cert = if paths.cert.exists() {
             read(&paths.cert)?
         } else {
@@ -122,10 +206,15 @@ impl SigningKey {
         }
         let _ = fs::remove_file(&paths.cert);
         let _ = fs::remove_file(&paths.bundle);
-        let key = Self::load_or_create(paths)?;
+        let key = Self::load_or_create_for(paths, algorithm)?;
         let bundle = format!("{}{old_cert}", key.cert_pem);
         write_atomically(&paths.bundle, bundle.as_bytes(), 0o644)?;
         Ok(key)
+    }
+
+    /// The signature algorithm of this key.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
     }
 
     /// PKCS#8 PEM of the private key, for the JWT signer.
@@ -159,6 +248,23 @@ impl std::fmt::Debug for SigningKey {
         f.debug_struct("SigningKey")
             .field("kid_libtrust", &self.kid_libtrust)
             .finish_non_exhaustive()
+    }
+}
+
+/// A fresh key pair. ring cannot generate RSA keys, so RSA keys come from
+/// the `rsa` crate and are handed to rcgen as PKCS#8.
+fn generate(algorithm: Algorithm) -> Result<KeyPair, SigningError> {
+    let err = |e: &dyn std::fmt::Display| SigningError::Certificate(e.to_string());
+    match algorithm {
+        Algorithm::Es256 => KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(|e| err(&e)),
+        Algorithm::Rs256 => {
+            use rsa::pkcs8::EncodePrivateKey as _;
+            let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).map_err(|e| err(&e))?;
+            let pem = key
+                .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
+                .map_err(|e| err(&e))?;
+            KeyPair::from_pem_and_sign_algo(&pem, &PKCS_RSA_SHA256).map_err(|e| err(&e))
+        }
     }
 }
 
@@ -252,7 +358,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let paths = SigningPaths::in_dir(dir.path());
         let first = SigningKey::load_or_create(&paths).unwrap();
-        let second = SigningKey::rotate(&paths).unwrap();
+        let second = SigningKey::rotate(&paths, Algorithm::Es256).unwrap();
         assert_ne!(first.kid_libtrust(), second.kid_libtrust());
         let bundle = fs::read_to_string(&paths.bundle).unwrap();
         assert!(bundle.starts_with(second.certificate_pem()));
@@ -261,7 +367,12 @@ mod tests {
         let loaded = SigningKey::load_or_create(&paths).unwrap();
         assert_eq!(loaded.kid_libtrust(), second.kid_libtrust());
         // A second rotation drops the oldest certificate.
-        let third = SigningKey::rotate(&paths).unwrap();
+        let third = SigningKey::rotate(&paths, Algorithm::Rs256).unwrap();
+        assert_eq!(third.algorithm(), Algorithm::Rs256);
+        // The configuration must now ask for RS256.
+        let err = SigningKey::load_or_create_for(&paths, Algorithm::Es256).unwrap_err();
+        assert!(matches!(err, SigningError::WrongAlgorithm { .. }), "{err}");
+        SigningKey::load_or_create_for(&paths, Algorithm::Rs256).unwrap();
         let bundle = fs::read_to_string(&paths.bundle).unwrap();
         assert!(
             bundle.contains(third.certificate_pem()) && bundle.contains(second.certificate_pem())

@@ -2,7 +2,8 @@
 //!
 //! A token is a compact JWS over the claims of the distribution token spec
 //! (`iss`, `sub`, `aud`, `exp`, `nbf`, `iat`, `jti`, `access`), signed ES256
-//! with the key whose certificate the registry trusts. The signer is built
+//! (or RS256, by configuration) with the key whose certificate the registry
+//! trusts. The signer is built
 //! once: the key is parsed once and the JWS header is encoded once, so each
 //! token costs one ECDSA signature and two small base64 encodings.
 //!
@@ -17,11 +18,13 @@ use base64::Engine as _;
 use berth_authz::grant::GrantedAccess;
 use rand::RngCore;
 use ring::rand::SystemRandom;
-use ring::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+use ring::signature::{
+    EcdsaKeyPair, RsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING, RSA_PKCS1_SHA256,
+};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::signing::SigningKey;
+use crate::signing::{Algorithm, SigningKey};
 
 /// Clock skew tolerated by `nbf`: a registry whose clock runs a little
 /// behind still accepts a fresh token.
@@ -50,9 +53,15 @@ pub enum TokenError {
     Encode(#[from] serde_json::Error),
 }
 
+/// The parsed private key.
+enum Key {
+    Ec(EcdsaKeyPair),
+    Rsa(RsaKeyPair),
+}
+
 /// Signs registry tokens for one issuer and service.
 pub struct TokenSigner {
-    key: EcdsaKeyPair,
+    key: Key,
     rng: SystemRandom,
     kid: String,
     header_b64: String,
@@ -98,19 +107,26 @@ impl TokenSigner {
         ttl: Duration,
     ) -> Result<Self, TokenError> {
         let rng = SystemRandom::new();
-        let pair = EcdsaKeyPair::from_pkcs8(
-            &ECDSA_P256_SHA256_FIXED_SIGNING,
-            key.private_key_der(),
-            &rng,
-        )
-        .map_err(|e| TokenError::Key(e.to_string()))?;
-        let kid = match kid_format {
-            KidFormat::Libtrust => key.kid_libtrust().to_owned(),
-            KidFormat::Thumbprint => jwk_thumbprint(key.public_key_der())?,
+        let pair = match key.algorithm() {
+            Algorithm::Es256 => EcdsaKeyPair::from_pkcs8(
+                &ECDSA_P256_SHA256_FIXED_SIGNING,
+                key.private_key_der(),
+                &rng,
+            )
+            .map(Key::Ec)
+            .map_err(|e| TokenError::Key(e.to_string()))?,
+            Algorithm::Rs256 => RsaKeyPair::from_pkcs8(key.private_key_der())
+                .map(Key::Rsa)
+                .map_err(|e| TokenError::Key(e.to_string()))?,
+        };
+        let kid = match (kid_format, key.algorithm()) {
+            (KidFormat::Libtrust, _) => key.kid_libtrust().to_owned(),
+            (KidFormat::Thumbprint, Algorithm::Es256) => jwk_thumbprint(key.public_key_der())?,
+            (KidFormat::Thumbprint, Algorithm::Rs256) => rsa_thumbprint(key.public_key_der())?,
         };
         let header = serde_json::to_vec(&Header {
             typ: "JWT",
-            alg: "ES256",
+            alg: key.algorithm().as_str(),
             kid: &kid,
         })?;
         Ok(Self {
@@ -166,12 +182,26 @@ impl TokenSigner {
         signing_input.push_str(&self.header_b64);
         signing_input.push('.');
         URL_SAFE_NO_PAD.encode_string(&claims, &mut signing_input);
-        let signature = self
-            .key
-            .sign(&self.rng, signing_input.as_bytes())
-            .map_err(|_| TokenError::Sign)?;
+        let signature = match &self.key {
+            Key::Ec(k) => k
+                .sign(&self.rng, signing_input.as_bytes())
+                .map_err(|_| TokenError::Sign)?
+                .as_ref()
+                .to_vec(),
+            Key::Rsa(k) => {
+                let mut sig = vec![0_u8; k.public().modulus_len()];
+                k.sign(
+                    &RSA_PKCS1_SHA256,
+                    &self.rng,
+                    signing_input.as_bytes(),
+                    &mut sig,
+                )
+                .map_err(|_| TokenError::Sign)?;
+                sig
+            }
+        };
         signing_input.push('.');
-        URL_SAFE_NO_PAD.encode_string(signature.as_ref(), &mut signing_input);
+        URL_SAFE_NO_PAD.encode_string(&signature, &mut signing_input);
         let issued_at = chrono::DateTime::<chrono::Utc>::from(now)
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         Ok(IssuedToken {
@@ -201,6 +231,20 @@ pub fn jwk_thumbprint(spki_der: &[u8]) -> Result<String, TokenError> {
         r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
         URL_SAFE_NO_PAD.encode(x),
         URL_SAFE_NO_PAD.encode(y)
+    );
+    Ok(URL_SAFE_NO_PAD.encode(Sha256::digest(jwk.as_bytes())))
+}
+
+/// RFC 7638 thumbprint of an RSA public key given as DER SubjectPublicKeyInfo.
+pub fn rsa_thumbprint(spki_der: &[u8]) -> Result<String, TokenError> {
+    use rsa::pkcs8::DecodePublicKey as _;
+    use rsa::traits::PublicKeyParts as _;
+    let key = rsa::RsaPublicKey::from_public_key_der(spki_der)
+        .map_err(|e| TokenError::Key(e.to_string()))?;
+    let jwk = format!(
+        r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#,
+        URL_SAFE_NO_PAD.encode(key.e().to_bytes_be()),
+        URL_SAFE_NO_PAD.encode(key.n().to_bytes_be())
     );
     Ok(URL_SAFE_NO_PAD.encode(Sha256::digest(jwk.as_bytes())))
 }
@@ -270,6 +314,33 @@ mod tests {
         let b = part(&s.sign("a", &[], now).unwrap().token, 1);
         assert_ne!(a["jti"], b["jti"]);
         assert_eq!(a["access"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn rs256_tokens_verify_with_the_rsa_public_key() {
+        use crate::signing::Algorithm;
+        use ring::signature::RSA_PKCS1_2048_8192_SHA256;
+        let dir = tempfile::tempdir().unwrap();
+        let paths = SigningPaths::in_dir(dir.path());
+        let key = SigningKey::load_or_create_for(&paths, Algorithm::Rs256).unwrap();
+        let s = TokenSigner::new(&key, KidFormat::Libtrust, "berth", "svc", DEFAULT_TTL).unwrap();
+        let t = s.sign("alice", &[], SystemTime::now()).unwrap();
+        assert_eq!(part(&t.token, 0)["alg"], "RS256");
+        assert_eq!(part(&t.token, 0)["kid"], key.kid_libtrust());
+        let (input, sig) = t.token.rsplit_once('.').unwrap();
+        // ring verifies RSA with the PKCS#1 RSAPublicKey inside the SPKI.
+        use rsa::pkcs1::EncodeRsaPublicKey as _;
+        use rsa::pkcs8::DecodePublicKey as _;
+        let pkcs1 = rsa::RsaPublicKey::from_public_key_der(key.public_key_der())
+            .unwrap()
+            .to_pkcs1_der()
+            .unwrap();
+        UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, pkcs1.as_bytes())
+            .verify(input.as_bytes(), &URL_SAFE_NO_PAD.decode(sig).unwrap())
+            .unwrap();
+        let thumb =
+            TokenSigner::new(&key, KidFormat::Thumbprint, "berth", "svc", DEFAULT_TTL).unwrap();
+        assert_eq!(thumb.kid().len(), 43);
     }
 
     #[test]

@@ -90,6 +90,7 @@ CREATE TABLE namespaces (
 );
 
 CREATE UNIQUE INDEX namespaces_one_global ON namespaces (kind) WHERE kind = 'global';
+CREATE INDEX namespaces_team ON namespaces (team_id);
 
 -- The registry berth fronts (Portus keeps exactly one).
 CREATE TABLE registries (

@@ -133,6 +133,47 @@ impl Store {
         Ok(())
     }
 
+    /// Records a tag (used by the sync and by tests).
+    pub async fn upsert_tag(
+        &self,
+        repository_id: i64,
+        name: &str,
+        digest: &str,
+    ) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO tags (repository_id, name, digest) VALUES ($1, $2, $3) \
+             ON CONFLICT (repository_id, name) DO UPDATE SET digest = $3, updated_at = now() RETURNING id",
+        )
+        .bind(repository_id)
+        .bind(name)
+        .bind(digest)
+        .fetch_one(self.pool())
+        .await?)
+    }
+
+    /// Forgets every tag of `repository_id` pointing at `digest` (the
+    /// registry deleted them all with the manifest).
+    pub async fn delete_tags_by_digest(
+        &self,
+        repository_id: i64,
+        digest: &str,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM tags WHERE repository_id = $1 AND digest = $2")
+            .bind(repository_id)
+            .bind(digest)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    pub async fn delete_repository(&self, id: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM repositories WHERE id = $1")
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Tags, all or those of one repository.
     pub async fn tags(&self, repository_id: Option<i64>) -> Result<Vec<Tag>, StoreError> {
         let sql = format!(

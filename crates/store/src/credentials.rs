@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::cache::CredentialKey;
 use crate::secret::{random_token, token_hash};
 use crate::users::{User, USER_COLUMNS};
 use crate::{Store, StoreError};
@@ -67,6 +68,7 @@ impl Store {
         .await
         .map_err(|e| StoreError::conflict_or(e, "application"))?;
         tx.commit().await?;
+        self.changed();
         Ok((token, plain))
     }
 
@@ -97,6 +99,7 @@ impl Store {
             .bind(id)
             .execute(self.pool())
             .await?;
+        self.changed();
         Ok(done.rows_affected() > 0)
     }
 
@@ -107,15 +110,26 @@ impl Store {
         username: &str,
         token: &str,
     ) -> Result<Option<User>, StoreError> {
+        let hash = token_hash(token);
+        let key = CredentialKey::Application(hash.clone(), username.to_owned());
+        if let Some(user) = self.cache().user(&key) {
+            return Ok(Some(user));
+        }
+        let generation = self.cache().generation();
         let sql = format!(
             "SELECT {USER_COLUMNS} FROM users u JOIN application_tokens t ON t.user_id = u.id \
              WHERE t.token_hash = $1 AND u.username = $2 AND u.enabled"
         );
-        Ok(sqlx::query_as(&sql)
-            .bind(token_hash(token))
+        let user: Option<User> = sqlx::query_as(&sql)
+            .bind(hash)
             .bind(username)
             .fetch_optional(self.pool())
-            .await?)
+            .await?;
+        // Only hits are cached: a token created later must work at once.
+        if let Some(u) = &user {
+            self.cache().put_user(generation, key, u.clone());
+        }
+        Ok(user)
     }
 
     /// Issues a refresh token bound to `user_id` and `client_id`.
@@ -143,15 +157,25 @@ impl Store {
         token: &str,
         client_id: &str,
     ) -> Result<Option<User>, StoreError> {
+        let hash = token_hash(token);
+        let key = CredentialKey::Refresh(hash.clone(), client_id.to_owned());
+        if let Some(user) = self.cache().user(&key) {
+            return Ok(Some(user));
+        }
+        let generation = self.cache().generation();
         let sql = format!(
             "SELECT {USER_COLUMNS} FROM users u JOIN refresh_tokens r ON r.user_id = u.id \
              WHERE r.token_hash = $1 AND r.client_id = $2 AND r.revoked_at IS NULL AND u.enabled"
         );
-        Ok(sqlx::query_as(&sql)
-            .bind(token_hash(token))
+        let user: Option<User> = sqlx::query_as(&sql)
+            .bind(hash)
             .bind(client_id)
             .fetch_optional(self.pool())
-            .await?)
+            .await?;
+        if let Some(u) = &user {
+            self.cache().put_user(generation, key, u.clone());
+        }
+        Ok(user)
     }
 
     pub async fn refresh_tokens(&self, user_id: i64) -> Result<Vec<RefreshToken>, StoreError> {
@@ -174,6 +198,7 @@ impl Store {
         .bind(user_id)
         .execute(self.pool())
         .await?;
+        self.changed();
         Ok(done.rows_affected() > 0)
     }
 }

@@ -4,6 +4,7 @@
 //! sees typed functions and the [`Store`] handle.
 
 mod apps;
+mod cache;
 mod catalog;
 mod catalog_sync;
 mod credentials;
@@ -74,9 +75,10 @@ impl StoreError {
 }
 
 /// Handle to berth's metadata database. Cheap to clone.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Store {
     pool: PgPool,
+    cache: std::sync::Arc<cache::AuthCache>,
 }
 
 impl Store {
@@ -90,7 +92,10 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(StoreError::Connect)?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            cache: Default::default(),
+        })
     }
 
     /// Applies every pending migration; safe to call on every start.
@@ -126,12 +131,30 @@ impl Store {
         Ok(v)
     }
 
+    /// Clears the token endpoint's cache after a committed write that can
+    /// change who may do what (see `cache.rs`).
+    pub(crate) fn changed(&self) {
+        self.cache.changed();
+    }
+
+    pub(crate) fn cache(&self) -> &cache::AuthCache {
+        &self.cache
+    }
+
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("pool", &self.pool)
+            .finish_non_exhaustive()
     }
 }
 

@@ -96,6 +96,7 @@ impl Store {
         .fetch_one(self.pool())
         .await
         .map_err(|e| StoreError::conflict_or(e, "name"))?;
+        self.changed();
         self.namespace(id).await?.ok_or(StoreError::NotFound)
     }
 
@@ -163,6 +164,7 @@ impl Store {
         .execute(self.pool())
         .await
         .map_err(|e| StoreError::conflict_or(e, "name"))?;
+        self.changed();
         self.namespace(id).await
     }
 
@@ -172,6 +174,7 @@ impl Store {
             .bind(id)
             .execute(self.pool())
             .await?;
+        self.changed();
         Ok(done.rows_affected() > 0)
     }
 
@@ -183,8 +186,23 @@ impl Store {
         caller: Option<i64>,
         names: &[Option<&str>],
     ) -> Result<HashMap<Option<String>, NamespaceFacts>, StoreError> {
-        let named: Vec<&str> = names.iter().flatten().copied().collect();
-        let want_global = names.iter().any(Option::is_none);
+        let mut out = HashMap::new();
+        let mut missing: Vec<Option<&str>> = Vec::new();
+        for name in names {
+            match self.cache().facts(caller, *name) {
+                Some(Some(f)) => {
+                    out.insert(name.map(str::to_owned), f);
+                }
+                Some(None) => {}
+                None => missing.push(*name),
+            }
+        }
+        if missing.is_empty() {
+            return Ok(out);
+        }
+        let generation = self.cache().generation();
+        let named: Vec<&str> = missing.iter().flatten().copied().collect();
+        let want_global = missing.iter().any(Option::is_none);
         let rows: Vec<(Option<String>, String, String, Option<String>)> = sqlx::query_as(
             "SELECT n.name, n.kind, n.visibility, m.role FROM namespaces n \
              LEFT JOIN team_members m ON m.team_id = n.team_id AND m.user_id = $1 \
@@ -195,7 +213,7 @@ impl Store {
         .bind(want_global)
         .fetch_all(self.pool())
         .await?;
-        Ok(rows
+        let found: HashMap<Option<String>, NamespaceFacts> = rows
             .into_iter()
             .filter_map(|(name, kind, visibility, role)| {
                 Some((
@@ -207,6 +225,18 @@ impl Store {
                     },
                 ))
             })
-            .collect())
+            .collect();
+        // Absent namespaces are cached too: creating one clears the cache.
+        let entries = missing
+            .iter()
+            .map(|n| {
+                let key = n.map(str::to_owned);
+                let facts = found.get(&key).copied();
+                (key, facts)
+            })
+            .collect();
+        self.cache().put_facts(generation, caller, entries);
+        out.extend(found);
+        Ok(out)
     }
 }

@@ -81,6 +81,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.changed();
         self.team(id).await?.ok_or(StoreError::NotFound)
     }
 
@@ -129,6 +130,7 @@ impl Store {
         .execute(self.pool())
         .await
         .map_err(|e| StoreError::conflict_or(e, "name"))?;
+        self.changed();
         self.team(id).await
     }
 
@@ -156,6 +158,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.changed();
         Ok(done.rows_affected() > 0)
     }
 
@@ -216,6 +219,7 @@ impl Store {
         .fetch_one(self.pool())
         .await
         .map_err(|e| StoreError::conflict_or(e, "user"))?;
+        self.changed();
         self.team_member(team_id, id)
             .await?
             .ok_or(StoreError::NotFound)
@@ -240,6 +244,7 @@ impl Store {
         .await?;
         ensure_owner_left(&mut tx, team_id).await?;
         tx.commit().await?;
+        self.changed();
         self.team_member(team_id, member_id).await
     }
 
@@ -258,6 +263,7 @@ impl Store {
             .await?;
         ensure_owner_left(&mut tx, team_id).await?;
         tx.commit().await?;
+        self.changed();
         Ok(done.rows_affected() > 0)
     }
 }

@@ -116,6 +116,7 @@ impl Store {
             .map_err(|e| StoreError::conflict_or(e, "username"))?;
         }
         tx.commit().await?;
+        self.changed();
         self.user(id).await?.ok_or(StoreError::NotFound)
     }
 
@@ -169,6 +170,7 @@ impl Store {
         .execute(self.pool())
         .await
         .map_err(|e| StoreError::conflict_or(e, "service username"))?;
+        self.changed();
         Ok(())
     }
 
@@ -219,6 +221,9 @@ impl Store {
             Some(p) => Some(hash_password(p).await?),
             None => None,
         };
+        if update.admin == Some(false) {
+            self.ensure_other_admin(id).await?;
+        }
         let done = sqlx::query(
             "UPDATE users SET email = COALESCE($2, email), password_hash = COALESCE($3, password_hash), \
              display_name = COALESCE($4, display_name), admin = COALESCE($5, admin) AND NOT bot, \
@@ -236,6 +241,7 @@ impl Store {
         .execute(self.pool())
         .await
         .map_err(|e| StoreError::conflict_or(e, "email"))?;
+        self.changed();
         if done.rows_affected() == 0 {
             return Ok(None);
         }
@@ -244,6 +250,7 @@ impl Store {
 
     /// Deletes an account with its personal team and namespace.
     pub async fn delete_user(&self, id: i64) -> Result<bool, StoreError> {
+        self.ensure_other_admin(id).await?;
         let mut tx = self.pool().begin().await?;
         let name: Option<String> = sqlx::query_scalar(
             "DELETE FROM users WHERE id = $1 AND NOT service RETURNING username",
@@ -266,7 +273,31 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.changed();
         Ok(true)
+    }
+
+    /// Refuses to demote or delete the last admin: with none left, the
+    /// bootstrap endpoint would let anyone become admin.
+    async fn ensure_other_admin(&self, id: i64) -> Result<(), StoreError> {
+        let is_admin: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND admin AND NOT service AND NOT bot)",
+        )
+        .bind(id)
+        .fetch_one(self.pool())
+        .await?;
+        let others: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM users WHERE id <> $1 AND admin AND NOT service AND NOT bot)",
+        )
+        .bind(id)
+        .fetch_one(self.pool())
+        .await?;
+        if is_admin && !others {
+            return Err(StoreError::Rule(
+                "the last admin cannot be demoted or deleted",
+            ));
+        }
+        Ok(())
     }
 
     /// Checks a password, counting failures and locking the account after

@@ -13,6 +13,16 @@
 //! from `access`. The token's `sub` is the authenticated user, never the
 //! `account` parameter.
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
 use std::collections::HashMap;
 use std::time::SystemTime;
 
@@ -69,12 +79,25 @@ pub(super) async fn get(
         return error(StatusCode::BAD_REQUEST, "DENIED", "request is too large");
     }
     let params = Params::parse(query.as_bytes());
-    let user = match basic_credentials(&headers) {
-        Err(_) => return unauthorized(),
-        Ok(None) => None,
-        Ok(Some((username, secret))) => Some((username, secret)),
+    let response = match basic_credentials(&headers) {
+        Err(_) => unauthorized(),
+        Ok(user) => issue(&state, params, Login::Basic(user)).await,
     };
-    issue(&state, params, Login::Basic(user)).await
+    count(&state, response)
+}
+
+/// Counts the answer in the token metrics.
+fn count(state: &AppState, response: Response) -> Response {
+    match response.status() {
+        StatusCode::OK => {
+            state.metrics().registry_tokens_issued.inc();
+        }
+        StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED => {
+            state.metrics().registry_token_requests_refused.inc();
+        }
+        _ => {}
+    }
+    response
 }
 
 pub(super) async fn post(State(state): State<AppState>, body: Bytes) -> Response {
@@ -84,16 +107,20 @@ pub(super) async fn post(State(state): State<AppState>, body: Bytes) -> Response
     let mut params = Params::parse(&body);
     let login = match params.grant_type.as_deref() {
         Some("password") => match (params.username.take(), params.password.take()) {
-            (Some(u), Some(p)) => Login::Basic(Some((u, p))),
-            _ => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request"),
+            (Some(u), Some(p)) => Ok(Login::Basic(Some((u, p)))),
+            _ => Err("invalid_request"),
         },
         Some("refresh_token") => match params.refresh_token.take() {
-            Some(t) => Login::Refresh(t),
-            None => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request"),
+            Some(t) => Ok(Login::Refresh(t)),
+            None => Err("invalid_request"),
         },
-        _ => return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type"),
+        _ => Err("unsupported_grant_type"),
     };
-    issue(&state, params, login).await
+    let response = match login {
+        Ok(login) => issue(&state, params, login).await,
+        Err(code) => oauth_error(StatusCode::BAD_REQUEST, code),
+    };
+    count(&state, response)
 }
 
 enum Login {

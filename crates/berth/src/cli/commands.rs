@@ -98,6 +98,24 @@ async fn user(
             .await?,
             TOKEN_COLUMNS,
         ),
+        UserCommand::RefreshTokens { id } => (
+            c.call(
+                Method::GET,
+                &format!("/api/v1/users/{id}/refresh_tokens"),
+                None,
+            )
+            .await?,
+            &["id", "client_id", "created_at", "revoked_at"],
+        ),
+        UserCommand::RevokeRefresh { id, token } => {
+            c.call(
+                Method::DELETE,
+                &format!("/api/v1/users/{id}/refresh_tokens/{token}"),
+                None,
+            )
+            .await?;
+            (json!({"revoked": token}), &["revoked"])
+        }
         UserCommand::Tokens { id } => (
             c.call(
                 Method::GET,

@@ -73,6 +73,10 @@ pub enum UserCommand {
     TokenCreate { id: i64, application: String },
     /// List a user's application tokens
     Tokens { id: i64 },
+    /// List a user's refresh tokens (docker identity tokens)
+    RefreshTokens { id: i64 },
+    /// Revoke one refresh token of a user: that docker client must log in again
+    RevokeRefresh { id: i64, token: i64 },
 }
 
 #[derive(Debug, Subcommand)]

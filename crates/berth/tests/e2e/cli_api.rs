@@ -107,6 +107,46 @@ async fn cli_manages_users_teams_and_namespaces() {
     ));
     assert!(changed.contains("public"), "{changed}");
 
+    // Refresh tokens: root logs in the way docker does, then lists and revokes.
+    let root_id = ok(&cli(&b, &["user", "list", "--json"], "", &[]));
+    let root_id = serde_json::from_str::<serde_json::Value>(&root_id)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "root")
+        .unwrap()["id"]
+        .to_string();
+    let login = reqwest::Client::new()
+        .get(b.url("/v2/token?service=berth-registry&offline_token=true&client_id=docker"))
+        .basic_auth("root", Some("root-password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let list: serde_json::Value = serde_json::from_str(&ok(&cli(
+        &b,
+        &["user", "refresh-tokens", &root_id, "--json"],
+        "",
+        &[],
+    )))
+    .unwrap();
+    let token = list[0]["id"].to_string();
+    ok(&cli(
+        &b,
+        &["user", "revoke-refresh", &root_id, &token],
+        "",
+        &[],
+    ));
+    let list: serde_json::Value = serde_json::from_str(&ok(&cli(
+        &b,
+        &["user", "refresh-tokens", &root_id, "--json"],
+        "",
+        &[],
+    )))
+    .unwrap();
+    assert!(list[0]["revoked_at"].is_string(), "{list}");
+
     // alice, with her own credentials, is refused admin work with one clear line.
     let refused = cli(
         &b,

@@ -139,6 +139,34 @@ async fn forbidden_side_of_users_tokens_and_teams() {
     let alice = api.create_user(&admin, "alice", false).await;
     let bob = api.create_user(&admin, "bob", false).await;
 
+    // The last admin can be neither demoted nor deleted (bootstrap would reopen).
+    let admin_id = api
+        .call(&admin, Method::GET, "/api/v1/users/admin@example.org", None)
+        .await
+        .1["id"]
+        .as_i64()
+        .unwrap();
+    let (s, v) = api
+        .call(
+            &admin,
+            Method::PUT,
+            &format!("/api/v1/users/{admin_id}"),
+            Some(json!({"user": {"admin": false}})),
+        )
+        .await;
+    assert_eq!(s, 422, "{v}");
+    assert_eq!(
+        api.call(
+            &admin,
+            Method::DELETE,
+            &format!("/api/v1/users/{admin_id}"),
+            None
+        )
+        .await
+        .0,
+        422
+    );
+
     // A second bootstrap is refused once an admin exists.
     let (s, v) = api
         .call(&Auth::Anonymous, Method::POST, "/api/v1/users/bootstrap", Some(json!({"user": {"username": "eve", "email": "e@example.org", "password": "eve-password"}})))
@@ -289,6 +317,34 @@ async fn forbidden_side_of_users_tokens_and_teams() {
         json!({"pull": true, "push": true, "delete": false, "change_visibility": false})
     );
 
+    // Bots have no password session on the API; their application tokens work.
+    let bot = api.create_user(&admin, "robot", true).await;
+    assert_eq!(
+        api.call(&bot.auth(), Method::GET, "/api/v1/teams", None)
+            .await
+            .0,
+        401
+    );
+    let (s, v) = api
+        .call(
+            &admin,
+            Method::POST,
+            &format!("/api/v1/users/{}/application_tokens", bot.id),
+            Some(json!({"application": "ci"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let bot_token = Auth::Token {
+        user: "robot".into(),
+        token: v["plain_token"].as_str().unwrap().to_owned(),
+    };
+    assert_eq!(
+        api.call(&bot_token, Method::GET, "/api/v1/teams", None)
+            .await
+            .0,
+        200
+    );
+
     // Wrong credentials are 401 with Portus's shape.
     let bad = Auth::Token {
         user: "alice".into(),
@@ -325,6 +381,25 @@ async fn pagination_headers_version_and_openapi_document() {
     assert_eq!(page.as_array().unwrap().len(), 2);
 
     let (s, v) = api
+        .call(
+            &admin,
+            Method::GET,
+            "/api/v1/registries/validate?name=berth&hostname=x:5000",
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        v["valid"], false,
+        "the managed registry is called berth: {v}"
+    );
+    assert_eq!(
+        api.call(&admin, Method::GET, "/api/v1/registries", None)
+            .await
+            .1[0]["name"],
+        "berth"
+    );
+    let (s, v) = api
         .call(&Auth::Anonymous, Method::GET, "/api/version", None)
         .await;
     assert_eq!(s, 200);
@@ -342,4 +417,93 @@ async fn pagination_headers_version_and_openapi_document() {
             route.path
         );
     }
+}
+
+#[tokio::test]
+async fn deleting_a_tag_removes_it_from_the_registry_for_owners_only() {
+    let b = Berth::start(&bin()).await.unwrap();
+    let api = Api::new(&b);
+    let admin = api.bootstrap().await;
+    let alice = api.create_user(&admin, "alice", false).await;
+    let bob = api.create_user(&admin, "bob", false).await;
+    let team = api.create_team(&alice.auth(), "shop").await;
+    api.add_member(&alice.auth(), team, "bob", "contributor")
+        .await;
+    let ns = api.create_namespace(&alice.auth(), "shop", "shop").await;
+    let a = crate::docker_cli::DockerClient::new(&b);
+    crate::docker_cli::assert_ok(&a.login("alice", &alice.password));
+    crate::docker_cli::assert_ok(&a.push("shop/app:1"));
+    let reference = format!("{}/shop/app:1", a.registry());
+    let inspect = std::process::Command::new("docker")
+        .args([
+            "inspect",
+            "--format",
+            "{{range .RepoDigests}}{{println .}}{{end}}",
+            &reference,
+        ])
+        .output()
+        .unwrap();
+    let digests = String::from_utf8_lossy(&inspect.stdout).into_owned();
+    let prefix = format!("{}/shop/app@", a.registry());
+    let digest = digests
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no digest for {prefix} in {digests}"))
+        .to_owned();
+    // The sync (issue 5) records pushes; here the test records this one.
+    let store = store_of(&b).await;
+    let repo = store.upsert_repository(ns, "app").await.unwrap();
+    let tag = store.upsert_tag(repo, "1", &digest).await.unwrap();
+
+    let (s, grouped) = api
+        .call(
+            &bob.auth(),
+            Method::GET,
+            &format!("/api/v1/repositories/{repo}/tags/grouped"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{grouped}");
+    assert_eq!(grouped[0][0]["name"], "1");
+    assert_eq!(grouped[0][0]["digest"], digest.as_str());
+
+    // A contributor may not delete; the owner may.
+    let path = format!("/api/v1/tags/{tag}");
+    assert_eq!(
+        api.call(&bob.auth(), Method::DELETE, &path, None).await.0,
+        403
+    );
+    crate::docker_cli::assert_ok(&a.pull("shop/app:1"));
+    assert_eq!(
+        api.call(&alice.auth(), Method::DELETE, &path, None).await.0,
+        204
+    );
+    // Gone: a missing resource has no facts, and missing facts deny (403),
+    // so ids of other people's resources cannot be probed.
+    assert_eq!(
+        api.call(&alice.auth(), Method::GET, &path, None).await.0,
+        403
+    );
+    let gone = a.pull("shop/app:1");
+    assert!(!gone.status.success(), "{}", crate::docker_cli::text(&gone));
+    // The repository record goes too.
+    let repo_path = format!("/api/v1/repositories/{repo}");
+    assert_eq!(
+        api.call(&bob.auth(), Method::DELETE, &repo_path, None)
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        api.call(&alice.auth(), Method::DELETE, &repo_path, None)
+            .await
+            .0,
+        204
+    );
+    assert_eq!(
+        api.call(&alice.auth(), Method::GET, &repo_path, None)
+            .await
+            .0,
+        403
+    );
 }

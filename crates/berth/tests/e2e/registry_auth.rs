@@ -225,3 +225,39 @@ async fn key_rotation_signs_with_the_new_key_and_old_tokens_stay_valid() {
     // docker's stored identity token keeps working across the rotation.
     assert_ok(&a.push("alice/app:2"));
 }
+
+#[tokio::test]
+async fn rs256_tokens_are_accepted_by_the_registry() {
+    // Inherited by the berth this test starts (nextest runs each test in its own process).
+    std::env::set_var("BERTH_TOKEN_ALGORITHM", "RS256");
+    let b = Berth::start(&bin()).await.unwrap();
+    let api = Api::new(&b);
+    let admin = api.bootstrap().await;
+    let alice = api.create_user(&admin, "alice", false).await;
+    let r = reqwest::Client::new()
+        .get(b.url("/v2/token"))
+        .query(&[("service", "berth-registry")])
+        .basic_auth("alice", Some(&alice.password))
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = r.json().await.unwrap();
+    let header = body["token"]
+        .as_str()
+        .unwrap()
+        .split('.')
+        .next()
+        .unwrap()
+        .to_owned();
+    let header: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["alg"], "RS256");
+    let a = DockerClient::new(&b);
+    assert_ok(&a.login("alice", &alice.password));
+    assert_ok(&a.push("alice/rsa:1"));
+    assert_ok(&a.pull("alice/rsa:1"));
+}

@@ -169,6 +169,53 @@ async fn scopes_subjects_and_malformed_requests() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
+    // The internal service user (password only in the data dir) may do anything
+    // in the registry, and nothing in the API.
+    let service_pw =
+        std::fs::read_to_string(b.data_dir().join("secrets/service-user-password")).unwrap();
+    let (s, body) = t
+        .get(
+            &[
+                ("service", SERVICE),
+                ("scope", "registry:catalog:*"),
+                ("scope", "repository:alice/x:pull,push,delete"),
+            ],
+            Some(("berth", service_pw.trim())),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(claims(&body)["sub"], "berth");
+    assert_eq!(
+        claims(&body)["access"],
+        json!([
+            {"type": "repository", "name": "alice/x", "actions": ["pull", "push", "delete"]},
+            {"type": "registry", "name": "catalog", "actions": ["*"]},
+        ])
+    );
+    let service = crate::portus::Auth::Password {
+        user: "berth".into(),
+        password: service_pw.trim().into(),
+    };
+    assert_eq!(
+        api.call(&service, Method::GET, "/api/v1/teams", None)
+            .await
+            .0,
+        401
+    );
+    let metrics = reqwest::get(b.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("berth_registry_tokens_issued_total 4"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("berth_registry_token_requests_refused_total 7"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
@@ -274,7 +321,40 @@ async fn refresh_tokens_are_bound_to_user_and_client_and_die_with_the_user() {
         Some(json!({"user": {"enabled": true}})),
     )
     .await;
-    assert_eq!(post(grant("docker", refresh)).await.0, 200);
+    assert_eq!(post(grant("docker", refresh.clone())).await.0, 200);
+
+    // Listed per user (never the secret), revocable by the user only.
+    let path = format!("/api/v1/users/{}/refresh_tokens", alice.id);
+    let (s, list) = api.call(&alice.auth(), Method::GET, &path, None).await;
+    assert_eq!(s, 200, "{list}");
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert!(!list.to_string().contains(&refresh));
+    let docker = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["client_id"] == "docker")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(
+        api.call(&admin, Method::DELETE, &format!("{path}/{docker}"), None)
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        api.call(
+            &alice.auth(),
+            Method::DELETE,
+            &format!("{path}/{docker}"),
+            None
+        )
+        .await
+        .0,
+        204
+    );
+    assert_eq!(post(grant("docker", refresh)).await.0, 401);
 }
 
 #[tokio::test]

@@ -33,8 +33,8 @@ const fn r(
 }
 
 use ApiGrant::{
-    Admin, Anyone, Bootstrap, LoggedIn, NamespaceCreate, NamespaceOwner, Pull, Push, TeamMember,
-    TeamOwner, TokenOwner, UserSelf,
+    Admin, Anyone, Bootstrap, Delete, LoggedIn, NamespaceCreate, NamespaceOwner, Pull, Push,
+    TeamMember, TeamOwner, TokenOwner, UserSelf,
 };
 
 const ROUTES: &[RouteGrant] = &[
@@ -75,6 +75,19 @@ const ROUTES: &[RouteGrant] = &[
         "/api/v1/users/application_tokens/{id}",
         TokenOwner,
         "revoke an application token",
+    ),
+    // berth extension: docker identity tokens (refresh tokens), listed and revocable.
+    r(
+        "GET",
+        "/api/v1/users/{id}/refresh_tokens",
+        UserSelf,
+        "list a user's refresh tokens (berth)",
+    ),
+    r(
+        "DELETE",
+        "/api/v1/users/{id}/refresh_tokens/{token_id}",
+        UserSelf,
+        "revoke a refresh token (berth)",
     ),
     r(
         "GET",
@@ -172,6 +185,12 @@ const ROUTES: &[RouteGrant] = &[
         "update a repository",
     ),
     r(
+        "DELETE",
+        "/api/v1/repositories/{id}",
+        Delete,
+        "delete a repository from the registry",
+    ),
+    r(
         "GET",
         "/api/v1/repositories/{id}/tags",
         Pull,
@@ -184,7 +203,25 @@ const ROUTES: &[RouteGrant] = &[
         "list tags the caller may pull",
     ),
     r("GET", "/api/v1/tags/{id}", Pull, "show a tag"),
+    r(
+        "DELETE",
+        "/api/v1/tags/{id}",
+        Delete,
+        "delete a tag's manifest from the registry",
+    ),
     r("GET", "/api/v1/registries", Admin, "list registries"),
+    r(
+        "GET",
+        "/api/v1/registries/validate",
+        Admin,
+        "check registry fields",
+    ),
+    r(
+        "GET",
+        "/api/v1/repositories/{id}/tags/grouped",
+        Pull,
+        "a repository's tags grouped by digest",
+    ),
 ];
 
 /// Every Portus route berth serves, with its grant.

@@ -51,6 +51,41 @@ pub(super) async fn registries(ctx: Ctx) -> ApiResult {
     json(StatusCode::OK, out)
 }
 
+#[derive(serde::Deserialize)]
+pub(super) struct RegistryQuery {
+    name: Option<String>,
+    hostname: Option<String>,
+}
+
+/// `GET /api/v1/registries/validate`: berth fronts exactly one registry, its
+/// own, so this only checks the fields' shape and that the name is free.
+pub(super) async fn validate_registry(
+    ctx: Ctx,
+    axum::extract::Query(q): axum::extract::Query<RegistryQuery>,
+) -> ApiResult {
+    let mut messages = serde_json::Map::new();
+    let existing = ctx.store().registries().await?;
+    match q.name.as_deref() {
+        None | Some("") => {
+            messages.insert("name".into(), serde_json::json!(["can't be blank"]));
+        }
+        Some(n) if existing.iter().any(|r| r.name == n) => {
+            messages.insert("name".into(), serde_json::json!(["has already been taken"]));
+        }
+        Some(_) => {}
+    }
+    if q.hostname
+        .as_deref()
+        .is_none_or(|h| h.is_empty() || h.contains('/'))
+    {
+        messages.insert("hostname".into(), serde_json::json!(["is invalid"]));
+    }
+    json(
+        StatusCode::OK,
+        serde_json::json!({"valid": messages.is_empty(), "messages": messages}),
+    )
+}
+
 /// An OpenAPI 3.0 document generated from the route table, so it cannot
 /// drift from what is served: paths, methods, summaries, and who may call.
 pub(super) async fn openapi(_ctx: Ctx) -> ApiResult {
@@ -78,12 +113,17 @@ pub fn openapi_document() -> serde_json::Value {
             }
         });
         if open {
-            op["security"] = serde_json::json!([]);
+            if let Some(obj) = op.as_object_mut() {
+                obj.insert("security".into(), serde_json::json!([]));
+            }
         }
-        let entry = paths
+        if let Some(methods) = paths
             .entry(spec.path.to_owned())
-            .or_insert_with(|| serde_json::json!({}));
-        entry[spec.method.to_ascii_lowercase()] = op;
+            .or_insert_with(|| serde_json::json!({}))
+            .as_object_mut()
+        {
+            methods.insert(spec.method.to_ascii_lowercase(), op);
+        }
     }
     serde_json::json!({
         "openapi": "3.0.3",

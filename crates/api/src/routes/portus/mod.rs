@@ -3,28 +3,40 @@
 //! working. One module per resource; the route table with each route's
 //! grant is [`grants`].
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
 mod entities;
 pub mod grants;
 pub use misc::openapi_document;
 pub(crate) mod misc;
 mod namespaces;
+mod pagination;
 mod repositories;
 mod teams;
 mod users;
 
-use axum::extract::{FromRequestParts, Query};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put, MethodRouter};
 use axum::{Extension, Json, Router};
 use berth_authz::portus_api::{decide_api, ApiCaller, ApiGrant, ApiTarget, ApiVerdict};
 use berth_store::{StoreError, User};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::auth::portus_caller;
 use crate::AppState;
+pub(crate) use pagination::{paginate, PageQuery};
 
 /// The Portus routes, each wrapped with its grant from [`grants::portus_routes`].
 pub(crate) fn router() -> Router<AppState> {
@@ -80,10 +92,14 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
         ("GET", "/v1/repositories") => get(repositories::list),
         ("GET", "/v1/repositories/{id}") => get(repositories::show),
         ("PUT", "/v1/repositories/{id}") => put(repositories::update),
+        ("DELETE", "/v1/repositories/{id}") => delete(repositories::destroy),
         ("GET", "/v1/repositories/{id}/tags") => get(repositories::tags),
         ("GET", "/v1/tags") => get(repositories::all_tags),
         ("GET", "/v1/tags/{id}") => get(repositories::tag),
+        ("DELETE", "/v1/tags/{id}") => delete(repositories::destroy_tag),
         ("GET", "/v1/registries") => get(misc::registries),
+        ("GET", "/v1/registries/validate") => get(misc::validate_registry),
+        ("GET", "/v1/repositories/{id}/tags/grouped") => get(repositories::grouped_tags),
         _ => return None,
     })
 }
@@ -101,7 +117,7 @@ pub(crate) enum ApiError {
 }
 
 impl ApiError {
-    fn internal(cause: &dyn std::fmt::Display) -> Self {
+    pub(crate) fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(%cause, "api request failed");
         Self::Internal
     }
@@ -260,61 +276,6 @@ pub(crate) fn id(raw: &str) -> Result<i64, ApiError> {
     raw.parse().map_err(|_| ApiError::NotFound)
 }
 
-/// `page`, `per_page`, `all` of every list.
-#[derive(Debug, Deserialize, Default)]
-pub(crate) struct Pagination {
-    page: Option<usize>,
-    per_page: Option<usize>,
-    all: Option<bool>,
-}
-
-pub(crate) type PageQuery = Query<Pagination>;
-
-/// One page of `items` with Portus's pagination headers.
-pub(crate) fn paginate<T: Serialize>(items: Vec<T>, q: &Pagination) -> Response {
-    let total = items.len();
-    let per_page = q.per_page.unwrap_or(15).clamp(1, 1000);
-    let page = q.page.unwrap_or(1).max(1);
-    let all = q.all.unwrap_or(false);
-    let pages = total.div_ceil(per_page).max(1);
-    let shown: Vec<T> = if all {
-        items
-    } else {
-        items
-            .into_iter()
-            .skip((page - 1).saturating_mul(per_page))
-            .take(per_page)
-            .collect()
-    };
-    let mut headers = HeaderMap::new();
-    let mut set = |k: &'static str, v: String| {
-        if let Ok(v) = HeaderValue::from_str(&v) {
-            headers.insert(k, v);
-        }
-    };
-    set("x-total", total.to_string());
-    set("x-total-pages", pages.to_string());
-    set("x-per-page", per_page.to_string());
-    set("x-page", page.to_string());
-    set(
-        "x-next-page",
-        if page < pages {
-            (page + 1).to_string()
-        } else {
-            String::new()
-        },
-    );
-    set(
-        "x-prev-page",
-        if page > 1 {
-            (page - 1).to_string()
-        } else {
-            String::new()
-        },
-    );
-    (StatusCode::OK, headers, Json(shown)).into_response()
-}
-
 /// A JSON response with `status`.
 pub(crate) fn json<T: Serialize>(status: StatusCode, value: T) -> ApiResult {
     Ok((status, Json(value)).into_response())
@@ -323,6 +284,38 @@ pub(crate) fn json<T: Serialize>(status: StatusCode, value: T) -> ApiResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The reverse direction, read from this file's source: a handler arm
+    /// whose route is missing from the table would never be served (this
+    /// happened once).
+    #[test]
+    fn every_handler_arm_is_in_the_table() {
+        let source = include_str!("mod.rs");
+        let body = source
+            .split("fn handler(")
+            .nth(1)
+            .and_then(|s| s.split("_ => return None").next())
+            .unwrap();
+        let mut arms = 0;
+        for line in body.lines() {
+            let line = line.trim();
+            let Some(rest) = line.strip_prefix("(\"") else {
+                continue;
+            };
+            let mut parts = rest.split('"');
+            let method = parts.next().unwrap();
+            let path = parts.nth(1).unwrap();
+            let full = format!("/api{path}");
+            assert!(
+                grants::portus_routes()
+                    .iter()
+                    .any(|r| r.method == method && r.path == full),
+                "{method} {full} has a handler but no grant in the table"
+            );
+            arms += 1;
+        }
+        assert_eq!(arms, grants::portus_routes().len());
+    }
 
     #[test]
     fn every_table_entry_has_a_handler() {

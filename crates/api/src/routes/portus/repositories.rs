@@ -4,7 +4,12 @@
 use axum::body::Bytes;
 use axum::extract::Path;
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use berth_authz::grant::grant;
+use berth_authz::names::RepositoryName;
+use berth_authz::policy::{RepositoryFacts, Subject};
 use berth_authz::portus_api::{ApiGrant, ApiTarget};
+use berth_authz::scope::{Scope, ScopeAction};
 use berth_store::Repository;
 use serde::Deserialize;
 
@@ -116,6 +121,20 @@ pub(super) async fn tags(ctx: Ctx, Path(raw): Path<String>, page: PageQuery) -> 
     Ok(paginate(tags, &page))
 }
 
+/// Tags grouped by digest (Portus's `tags/grouped`): one array per image.
+pub(super) async fn grouped_tags(ctx: Ctx, Path(raw): Path<String>) -> ApiResult {
+    let (r, _) = load(&ctx, &raw).await?;
+    let mut groups: Vec<(String, Vec<TagEntity>)> = Vec::new();
+    for t in ctx.store().tags(Some(r.id)).await? {
+        match groups.iter_mut().find(|(d, _)| *d == t.digest) {
+            Some((_, g)) => g.push(TagEntity::from(&t)),
+            None => groups.push((t.digest.clone(), vec![TagEntity::from(&t)])),
+        }
+    }
+    let out: Vec<Vec<TagEntity>> = groups.into_iter().map(|(_, g)| g).collect();
+    json(StatusCode::OK, out)
+}
+
 pub(super) async fn all_tags(ctx: Ctx, page: PageQuery) -> ApiResult {
     let mut out = Vec::new();
     for r in ctx.store().repositories(None).await? {
@@ -132,17 +151,94 @@ pub(super) async fn all_tags(ctx: Ctx, page: PageQuery) -> ApiResult {
     Ok(paginate(out, &page))
 }
 
-pub(super) async fn tag(ctx: Ctx, Path(raw): Path<String>) -> ApiResult {
-    let tag = ctx.store().tag(id(&raw)?).await?;
+/// Tag `raw` and its repository after checking the route's grant.
+async fn load_tag(ctx: &Ctx, raw: &str) -> Result<(berth_store::Tag, Repository), ApiError> {
+    let tag = ctx.store().tag(id(raw)?).await?;
     let repo = match &tag {
         Some(t) => ctx.store().repository(t.repository_id).await?,
         None => None,
     };
     let t = match &repo {
-        Some(r) => repo_target(&ctx, r).await?,
+        Some(r) => repo_target(ctx, r).await?,
         None => ApiTarget::None,
     };
     ctx.require(t)?;
-    let tag = tag.ok_or(ApiError::NotFound)?;
+    match (tag, repo) {
+        (Some(tag), Some(repo)) => Ok((tag, repo)),
+        _ => Err(ApiError::NotFound),
+    }
+}
+
+pub(super) async fn tag(ctx: Ctx, Path(raw): Path<String>) -> ApiResult {
+    let (tag, _) = load_tag(&ctx, &raw).await?;
     json(StatusCode::OK, TagEntity::from(&tag))
+}
+
+/// `DELETE /api/v1/tags/{id}`: distribution deletes by digest, so every tag
+/// of the repository pointing at the same manifest goes with it (as in Portus).
+pub(super) async fn destroy_tag(ctx: Ctx, Path(raw): Path<String>) -> ApiResult {
+    let (tag, repo) = load_tag(&ctx, &raw).await?;
+    delete_manifest(&ctx, &repo, &tag.digest).await?;
+    ctx.store()
+        .delete_tags_by_digest(repo.id, &tag.digest)
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `DELETE /api/v1/repositories/{id}`: every manifest, then the record.
+pub(super) async fn destroy(ctx: Ctx, Path(raw): Path<String>) -> ApiResult {
+    let (repo, _) = load(&ctx, &raw).await?;
+    let mut digests: Vec<String> = ctx
+        .store()
+        .tags(Some(repo.id))
+        .await?
+        .into_iter()
+        .map(|t| t.digest)
+        .collect();
+    digests.sort();
+    digests.dedup();
+    for digest in &digests {
+        delete_manifest(&ctx, &repo, digest).await?;
+    }
+    ctx.store().delete_repository(repo.id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+fn full_name(r: &Repository) -> String {
+    match &r.namespace_name {
+        Some(ns) => format!("{ns}/{}", r.name),
+        None => r.name.clone(),
+    }
+}
+
+/// Deletes a manifest from the registry as berth's service user, with a
+/// token whose `delete` the policy granted to the service (so it is refused
+/// when deletion is disabled).
+async fn delete_manifest(ctx: &Ctx, repo: &Repository, digest: &str) -> Result<(), ApiError> {
+    let auth = ctx.state.registry_auth().ok_or(ApiError::Internal)?;
+    let name = RepositoryName::parse(&full_name(repo)).map_err(|e| ApiError::internal(&e))?;
+    let scope = Scope::repository(name, [ScopeAction::Delete]).ok_or(ApiError::Internal)?;
+    let access = grant(
+        &Subject::Service,
+        &[scope],
+        |_| Some(RepositoryFacts { namespace: None }),
+        &auth.policy,
+    );
+    if access.is_empty() {
+        return Err(ApiError::Forbidden);
+    }
+    let token = auth
+        .signer
+        .sign(&auth.service_user, &access, std::time::SystemTime::now())
+        .map_err(|e| ApiError::internal(&e))?;
+    let inner = &ctx.state.inner;
+    berth_registry::service_calls::delete_manifest(
+        &inner.http,
+        &inner.registry_url,
+        &full_name(repo),
+        digest,
+        &token.token,
+    )
+    .await
+    .map_err(|e| ApiError::internal(&e))
 }
