@@ -208,10 +208,14 @@ async fn scopes_subjects_and_malformed_requests() {
         .text()
         .await
         .unwrap();
-    assert!(
-        metrics.contains("berth_registry_tokens_issued_total 4"),
-        "{metrics}"
-    );
+    // berth's own sync worker also fetches tokens as the service user, so
+    // the count is at least this test's four.
+    let issued: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("berth_registry_tokens_issued_total "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(issued >= 4, "{metrics}");
     assert!(
         metrics.contains("berth_registry_token_requests_refused_total 7"),
         "{metrics}"
