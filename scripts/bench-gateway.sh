@@ -18,8 +18,12 @@ work=$(mktemp -d /tmp/berth-gwbench-XXXX)
 chmod 755 "$work"
 port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 listen=$(port); reg=$(port); pg=$(port); nginx_port=$(port)
+app=gwbench$$
 
 cleanup() {
+  # Apps outlive berth by design: uninstall ours (with its data) first.
+  [ -n "${token:-}" ] && curl -s -o /dev/null -X DELETE -H "Authorization: Bearer $token" \
+    "http://127.0.0.1:$listen/protected/apps/$app?purge=true" || true
   [ -n "${berth_pid:-}" ] && kill -TERM "$berth_pid" 2>/dev/null && wait "$berth_pid" 2>/dev/null || true
   [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
   rm -rf "$work"
@@ -40,7 +44,6 @@ until curl -sf "http://127.0.0.1:$listen/healthz" >/dev/null; do sleep 0.1; done
 token=$(cat "$work/data/owner.token")
 api() { curl -sf -H "Authorization: Bearer $token" "$@"; }
 
-app=gwbench
 api -X POST "http://127.0.0.1:$listen/protected/apps" -H 'content-type: application/json' -d "{
   \"v\": \"4.0\", \"name\": \"$app\", \"image\": \"berth-test/busybox:1\",
   \"entrypoints\": [{\"container_port\": 8080, \"entrypoint_port\": \"http\"}],
