@@ -70,6 +70,27 @@ impl Store {
         .await?)
     }
 
+    /// Renames the registry and sets the hostname clients see; `None` keeps
+    /// a field. Returns `None` for an unknown id.
+    pub async fn update_registry(
+        &self,
+        id: i64,
+        name: Option<&str>,
+        external_hostname: Option<&str>,
+    ) -> Result<Option<Registry>, StoreError> {
+        sqlx::query_as(
+            "UPDATE registries SET name = COALESCE($2, name), \
+             external_hostname = COALESCE($3, external_hostname), updated_at = now() WHERE id = $1 \
+             RETURNING id, name, hostname, external_hostname, use_ssl, created_at, updated_at",
+        )
+        .bind(id)
+        .bind(name)
+        .bind(external_hostname)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(|e| StoreError::conflict_or(e, "name"))
+    }
+
     pub async fn registries(&self) -> Result<Vec<Registry>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT id, name, hostname, external_hostname, use_ssl, created_at, updated_at \

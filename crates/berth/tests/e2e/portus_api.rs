@@ -507,3 +507,59 @@ async fn deleting_a_tag_removes_it_from_the_registry_for_owners_only() {
         403
     );
 }
+
+#[tokio::test]
+async fn the_one_registry_is_renamed_by_admins_only_and_never_duplicated() {
+    let b = Berth::start(&bin()).await.unwrap();
+    let api = Api::new(&b);
+    let admin = api.bootstrap().await;
+    let alice = api.create_user(&admin, "alice", false).await;
+    let (s, list) = api
+        .call(&admin, Method::GET, "/api/v1/registries", None)
+        .await;
+    assert_eq!(s, 200, "{list}");
+    let reg = list[0].clone();
+    let path = format!("/api/v1/registries/{}", reg["id"]);
+
+    let rename =
+        json!({"registry": {"name": "home", "external_hostname": "registry.example.org:5000"}});
+    let (s, v) = api
+        .call(&alice.auth(), Method::PUT, &path, Some(rename.clone()))
+        .await;
+    assert_eq!(s, 403, "a non-admin may not change the registry: {v}");
+    let (s, v) = api.call(&admin, Method::PUT, &path, Some(rename)).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["name"], "home");
+    assert_eq!(v["external_hostname"], "registry.example.org:5000");
+    assert_eq!(v["hostname"], reg["hostname"]);
+
+    let moved = json!({"registry": {"hostname": "elsewhere:5000"}});
+    let (s, v) = api.call(&admin, Method::PUT, &path, Some(moved)).await;
+    assert_eq!(s, 422, "{v}");
+    assert!(v["message"]["hostname"].is_array(), "{v}");
+
+    let another =
+        json!({"registry": {"name": "second", "hostname": "127.0.0.1:5999", "use_ssl": false}});
+    let (s, v) = api
+        .call(
+            &admin,
+            Method::POST,
+            "/api/v1/registries",
+            Some(another.clone()),
+        )
+        .await;
+    assert_eq!(s, 400, "{v}");
+    let (s, _) = api
+        .call(
+            &alice.auth(),
+            Method::POST,
+            "/api/v1/registries",
+            Some(another),
+        )
+        .await;
+    assert_eq!(s, 403);
+    let (_, list) = api
+        .call(&admin, Method::GET, "/api/v1/registries", None)
+        .await;
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+}

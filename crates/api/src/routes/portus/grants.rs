@@ -211,6 +211,18 @@ const ROUTES: &[RouteGrant] = &[
     ),
     r("GET", "/api/v1/registries", Admin, "list registries"),
     r(
+        "POST",
+        "/api/v1/registries",
+        Admin,
+        "add a registry (berth fronts exactly one: refused)",
+    ),
+    r(
+        "PUT",
+        "/api/v1/registries/{id}",
+        Admin,
+        "rename the registry or set its external hostname",
+    ),
+    r(
         "GET",
         "/api/v1/registries/validate",
         Admin,

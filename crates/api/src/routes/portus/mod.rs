@@ -19,6 +19,7 @@ pub use misc::openapi_document;
 pub(crate) mod misc;
 mod namespaces;
 mod pagination;
+mod registries;
 mod repositories;
 mod teams;
 mod users;
@@ -98,6 +99,8 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
         ("GET", "/v1/tags/{id}") => get(repositories::tag),
         ("DELETE", "/v1/tags/{id}") => delete(repositories::destroy_tag),
         ("GET", "/v1/registries") => get(misc::registries),
+        ("POST", "/v1/registries") => post(registries::create),
+        ("PUT", "/v1/registries/{id}") => put(registries::update),
         ("GET", "/v1/registries/validate") => get(misc::validate_registry),
         ("GET", "/v1/repositories/{id}/tags/grouped") => get(repositories::grouped_tags),
         _ => return None,
