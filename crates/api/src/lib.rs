@@ -50,10 +50,9 @@ struct Inner {
     apps: std::sync::OnceLock<AppsContext>,
 }
 
-/// The apps service and the owner's credential, for `/protected/apps`.
+/// The apps service, for `/protected/apps`.
 pub(crate) struct AppsContext {
     pub(crate) apps: berth_apps::Apps,
-    pub(crate) owner_token: String,
 }
 
 /// What the router needs from the process that hosts it.
@@ -113,10 +112,11 @@ impl AppState {
         self.inner.identities.authenticator().cookie_domain()
     }
 
-    /// Enables the apps routes: `owner_token` is what the owner presents as
-    /// `Authorization: Bearer`. Only the first call has an effect.
-    pub fn set_apps(&self, apps: berth_apps::Apps, owner_token: String) {
-        let _ = self.inner.apps.set(AppsContext { apps, owner_token });
+    /// Enables the apps routes; the owner authenticates there with the same
+    /// owner token as on every `/protected` route. Only the first call has an
+    /// effect.
+    pub fn set_apps(&self, apps: berth_apps::Apps) {
+        let _ = self.inner.apps.set(AppsContext { apps });
     }
 
     pub(crate) fn apps(&self) -> Option<&AppsContext> {

@@ -266,7 +266,6 @@ async fn start_apps(
             5432
         }
     };
-    let owner_token = layout.owner_token()?;
     let core_addr = SocketAddr::new(network.gateway, cfg.core_port);
     let core_listener = bind("core_port", core_addr).await?;
     let apps = berth_apps::Apps::new(
@@ -289,7 +288,7 @@ async fn start_apps(
         "apps converged"
     );
     apps.spawn_watcher();
-    state.set_apps(apps.clone(), owner_token);
+    state.set_apps(apps.clone());
     let url = format!("http://{}\n", crate::config::client_facing(cfg.listen));
     std::fs::write(layout.api_url_file(), url).context("cannot write run/api.url")?;
     tracing::info!(listen = %core_addr, "core API for apps (portal_core) listening");

@@ -59,6 +59,7 @@ type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
 /// the source address. Anyone else is refused with 401.
 async fn caller(
     ctx: &AppsContext,
+    owner_token: &str,
     listener: Listener,
     peer: &Peer,
     headers: &HeaderMap,
@@ -68,8 +69,8 @@ async fn caller(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     if let Some(token) = bearer {
-        return if !ctx.owner_token.is_empty()
-            && constant_time_eq::constant_time_eq(token.as_bytes(), ctx.owner_token.as_bytes())
+        return if !owner_token.is_empty()
+            && constant_time_eq::constant_time_eq(token.as_bytes(), owner_token.as_bytes())
         {
             Ok(CoreCaller::Owner)
         } else {
@@ -113,7 +114,7 @@ async fn authorize<'s>(
     let ctx = state
         .apps()
         .ok_or_else(|| Problem::not_found("this berth runs no apps"))?;
-    let caller = caller(ctx, listener, peer, headers).await?;
+    let caller = caller(ctx, state.owner_token(), listener, peer, headers).await?;
     if !matches!(route, Route::List) {
         let decision = decide_core_api(&caller, &grant(route));
         if !decision.allowed() {
