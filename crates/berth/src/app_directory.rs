@@ -24,7 +24,6 @@ const REFRESH: Duration = Duration::from_millis(500);
 const IDLE_CHECK: Duration = Duration::from_secs(1);
 const WAKE_LIMIT: Duration = Duration::from_secs(60);
 
-#[derive(Clone)]
 struct Entry {
     manifest_json: String,
     route: AppRoute,
@@ -40,7 +39,7 @@ struct Entry {
 
 pub struct AppsDirectory {
     apps: Apps,
-    entries: RwLock<HashMap<String, Entry>>,
+    entries: RwLock<HashMap<String, Arc<Entry>>>,
     tracker: ActivityTracker,
     flight: SingleFlight,
 }
@@ -109,7 +108,7 @@ impl AppsDirectory {
             };
             next.insert(
                 v.name.clone(),
-                Entry {
+                Arc::new(Entry {
                     manifest_json,
                     route,
                     port,
@@ -118,7 +117,7 @@ impl AppsDirectory {
                     want_running: v.want_running,
                     address: self.apps.address(&v.name),
                     running_since,
-                },
+                }),
             );
         }
         if let Ok(mut e) = self.entries.write() {
@@ -152,24 +151,26 @@ impl AppsDirectory {
         }
     }
 
-    fn entry(&self, app: &str) -> Option<Entry> {
+    /// One read lock and a reference count: the gateway asks this on
+    /// every request.
+    fn entry(&self, app: &str) -> Option<Arc<Entry>> {
         self.entries.read().ok()?.get(app).cloned()
     }
 }
 
 impl AppDirectory for AppsDirectory {
     fn route(&self, app: &str) -> Option<AppRoute> {
-        self.entry(app).map(|e| e.route)
+        self.entry(app).map(|e| e.route.clone())
     }
 
     fn state(&self, app: &str) -> UpstreamState {
-        match self.entry(app) {
+        match self.entry(app).as_deref() {
             Some(Entry {
                 running: true,
                 address: Some(ip),
                 port,
                 ..
-            }) => UpstreamState::Running(SocketAddr::new(ip, port)),
+            }) => UpstreamState::Running(SocketAddr::new(*ip, *port)),
             Some(e) if !e.want_running => UpstreamState::Stopped,
             _ => UpstreamState::Crashed,
         }

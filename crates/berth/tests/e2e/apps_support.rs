@@ -136,27 +136,17 @@ pub fn docker(args: &[&str]) -> (bool, String) {
 
 /// Runs `sql` as the cluster's superuser over its Unix socket.
 pub fn superuser_sql(b: &Berth, sql: &str) -> String {
-    let conn = format!(
-        "host={} port={} user=postgres dbname=postgres",
-        b.data_dir().join("run/postgres").display(),
-        b.ports.postgres
-    );
-    let out = Command::new("psql")
-        .args([conn.as_str(), "-XAtc", sql])
-        .output()
-        .expect("psql");
-    assert!(
-        out.status.success(),
-        "psql: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    sql_in(b, "postgres", sql)
 }
 
 /// Runs `sql` as the superuser in berth's own database.
 pub fn berth_sql(b: &Berth, sql: &str) -> String {
+    sql_in(b, "berth", sql)
+}
+
+fn sql_in(b: &Berth, dbname: &str, sql: &str) -> String {
     let conn = format!(
-        "host={} port={} user=postgres dbname=berth",
+        "host={} port={} user=postgres dbname={dbname}",
         b.data_dir().join("run/postgres").display(),
         b.ports.postgres
     );
