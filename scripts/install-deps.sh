@@ -3,10 +3,7 @@
 # and starts the Docker daemon if none answers. Idempotent; run as root.
 set -euo pipefail
 
-packages=(docker.io docker-registry postgresql skopeo busybox-static psmisc curl ca-certificates)
-if [ "${BERTH_WITH_BROWSER:-0}" = 1 ]; then
-  packages+=(chromium chromium-driver)
-fi
+packages=(docker.io docker-registry postgresql skopeo busybox-static psmisc curl ca-certificates chromium chromium-driver)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -4,11 +4,13 @@
 //! managed Postgres cluster and registry), and is stopped with SIGTERM (then
 //! SIGKILL) when dropped, so tests run in parallel and leave nothing behind.
 
+pub mod browser;
 mod images;
 mod plain;
 
 // The test helpers keep one flat path (`berth_test_support::busybox_image`)
 // whatever file they live in.
+pub use browser::Browser;
 pub use images::{busybox_image, derived_image, psql_image};
 pub use plain::{PlainPostgres, PlainRegistry};
 
