@@ -148,6 +148,14 @@ impl CoreService {
         }
     }
 
+    /// Serves `ui` (the web UI's router, built by the binary) beside the
+    /// API's routes; the two share no path, and a clash panics at start.
+    pub fn with_ui(self, ui: Router) -> Self {
+        Self {
+            router: self.router.merge(ui),
+        }
+    }
+
     /// Handles one request. A `SocketAddr` in the request's extensions (put
     /// there by the listener) becomes axum's `ConnectInfo`.
     pub async fn call<B>(&self, mut req: http::Request<B>) -> http::Response<CoreBody>

@@ -63,10 +63,11 @@ impl Authenticator for IdentityAuthenticator {
 pub fn gateway(
     cfg: &Config,
     state: berth_api::AppState,
+    web: berth_web::Web,
     authenticator: berth_identity::auth::Authenticator,
     directory: Arc<dyn berth_gateway::AppDirectory>,
 ) -> Gateway {
-    let core = berth_api::CoreService::new(state);
+    let core = berth_api::CoreService::new(state).with_ui(berth_web::router(web));
     let core: berth_gateway::CoreHandler = Arc::new(move |req| {
         let core = core.clone();
         Box::pin(async move { core.call(req).await })

@@ -181,9 +181,22 @@ async fn boot_and_serve(
     );
 
     let state_for_core = state.clone();
+    let web = berth_web::Web::new(berth_web::WebConfig {
+        store: store.clone(),
+        identities: state.identities().clone(),
+        policy: state.registry_auth().map(|a| a.policy).unwrap_or(
+            berth_authz::policy::PolicySettings {
+                delete_enabled: false,
+            },
+        ),
+        apps: Some(apps.clone()),
+        // berth serves plain HTTP; a TLS front sets its own cookie policy.
+        secure_cookies: false,
+    });
     let gateway = crate::front_door::gateway(
         cfg,
         state,
+        web,
         authenticator,
         crate::app_directory::AppsDirectory::spawn(apps.clone()),
     );

@@ -15,6 +15,7 @@ mod namespaces;
 pub mod secret;
 mod teams;
 mod users;
+mod web;
 
 pub use apps::{AppPhase, AppRow};
 pub use catalog::{Registry, Repository, Tag};
@@ -22,8 +23,9 @@ pub use catalog_sync::{split_repository, ApplyOutcome, TagRecord};
 pub use credentials::{ApplicationToken, RefreshToken, MAX_APPLICATION_TOKENS};
 pub use events::StoredEvent;
 pub use namespaces::{Namespace, NamespaceUpdate};
-pub use teams::{Team, TeamMember};
+pub use teams::{parse_role, role_str, Team, TeamMember};
 pub use users::{NewUser, PasswordLogin, User, UserUpdate, LOCK_MINUTES, MAX_FAILED_LOGINS};
+pub use web::{TagGroup, WebSession};
 
 /// How to reach a Postgres server. An alias, so that callers above the store
 /// name no sqlx type and need no sqlx dependency.

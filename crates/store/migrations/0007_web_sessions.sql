@@ -1,0 +1,18 @@
+-- Web UI sessions (issue 8): a signed-in registry user's browser. The
+-- session id is 256 random bits; only its SHA-256 is stored, so a reader of
+-- the database cannot act as anyone. Idle sessions expire; logout deletes
+-- the row. Append-only.
+
+CREATE TABLE web_sessions (
+    id_hash    BYTEA PRIMARY KEY,
+    user_id    BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    last_seen  TIMESTAMPTZ NOT NULL DEFAULT now(),
+    expires_at TIMESTAMPTZ NOT NULL
+);
+
+CREATE INDEX web_sessions_user ON web_sessions (user_id);
+CREATE INDEX web_sessions_expiry ON web_sessions (expires_at);
+
+-- The repository page groups a repository's tags by digest, a page at a time.
+CREATE INDEX tags_repository_digest ON tags (repository_id, digest);

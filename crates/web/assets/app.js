@@ -1,0 +1,62 @@
+// berth's few lines of progressive enhancement. Every page works without
+// them: copy buttons, the pairing code's countdown, an uploaded app.json
+// filling the textarea, and live app status from server-sent events.
+"use strict";
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll("button.copy[data-copy]").forEach(function (button) {
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    if (!source || !navigator.clipboard) { return; }
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      navigator.clipboard.writeText(source.textContent).then(function () {
+        button.textContent = "Copied";
+        setTimeout(function () { button.textContent = "Copy"; }, 1500);
+      });
+    });
+  });
+
+  document.querySelectorAll(".countdown[data-deadline]").forEach(function (el) {
+    var deadline = Date.parse(el.getAttribute("data-deadline"));
+    function tick() {
+      var left = Math.max(0, Math.round((deadline - Date.now()) / 1000));
+      el.textContent = left > 0
+        ? "(" + Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0") + " left)"
+        : "(expired)";
+      if (left > 0) { setTimeout(tick, 1000); }
+    }
+    tick();
+  });
+
+  document.querySelectorAll("input[type=file][data-fills]").forEach(function (input) {
+    var target = document.getElementById(input.getAttribute("data-fills"));
+    input.addEventListener("change", function () {
+      var file = input.files && input.files[0];
+      if (!file || !target) { return; }
+      file.text().then(function (text) { target.value = text; });
+    });
+  });
+
+  var apps = document.getElementById("apps");
+  if (apps && window.EventSource) {
+    var source = new EventSource("/home/events");
+    source.addEventListener("apps", function (event) {
+      var list = JSON.parse(event.data);
+      var known = {};
+      list.forEach(function (app) {
+        known[app.name] = true;
+        var tile = apps.querySelector('[data-app="' + CSS.escape(app.name) + '"]');
+        if (!tile) { location.reload(); return; }
+        var status = tile.querySelector('[data-field="status"]');
+        if (status && status.textContent !== app.status) {
+          status.textContent = app.status;
+          status.className = "status status-" + app.status;
+        }
+        var phase = tile.querySelector('[data-field="phase"]');
+        if (phase) { phase.textContent = app.phase === "installed" ? "" : app.phase; }
+      });
+      apps.querySelectorAll("[data-app]").forEach(function (tile) {
+        if (!known[tile.getAttribute("data-app")]) { tile.remove(); }
+      });
+    });
+  }
+});

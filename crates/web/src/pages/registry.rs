@@ -1,0 +1,264 @@
+//! What the registry holds: explore (public repositories, anonymous),
+//! search and the dashboard (what the visitor may read), and a
+//! repository's page (tags grouped by digest, with the pull command).
+//!
+//! A repository in a namespace the visitor may not pull from is a 404,
+//! exactly as if it did not exist.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::Extension;
+use berth_authz::portus_api::ApiGrant;
+use berth_store::{Repository, TagGroup};
+
+use super::namespaces::{readable_namespaces, NamespaceRow};
+use super::{page, Layout, ListQuery, PageResult};
+use crate::error::WebError;
+use crate::format::{query_value, size, Pager, When, PER_PAGE};
+use crate::visitor::Visitor;
+use crate::Web;
+
+/// A repository in a list.
+pub(crate) struct RepoRow {
+    pub full: String,
+    pub tags: i64,
+    pub updated: When,
+    pub description: String,
+}
+
+impl RepoRow {
+    pub fn new(r: &Repository) -> Self {
+        Self {
+            full: full_name(r),
+            tags: r.tags_count,
+            updated: When::new(r.updated_at),
+            description: r.description.clone().unwrap_or_default(),
+        }
+    }
+}
+
+pub(crate) fn full_name(r: &Repository) -> String {
+    match &r.namespace_name {
+        Some(ns) => format!("{ns}/{}", r.name),
+        None => r.name.clone(),
+    }
+}
+
+/// The registry's host as `docker pull` needs it.
+pub(crate) async fn registry_host(web: &Web) -> Result<String, WebError> {
+    Ok(web
+        .store()
+        .registries()
+        .await?
+        .into_iter()
+        .next()
+        .map(|r| r.external_hostname.unwrap_or(r.hostname))
+        .unwrap_or_default())
+}
+
+#[derive(Template)]
+#[template(path = "explore.html")]
+struct Explore {
+    l: Layout,
+    q: String,
+    repos: Vec<RepoRow>,
+    pager: Pager,
+    host: String,
+}
+
+pub(super) async fn index(
+    State(web): State<Web>,
+    Extension(v): Extension<Visitor>,
+    query: Query<ListQuery>,
+) -> PageResult {
+    if v.user.is_some() {
+        return dashboard(web, v).await;
+    }
+    explore(State(web), Extension(v), query).await
+}
+
+pub(super) async fn explore(
+    State(web): State<Web>,
+    Extension(v): Extension<Visitor>,
+    Query(q): Query<ListQuery>,
+) -> PageResult {
+    let anonymous = Visitor {
+        user: None,
+        signed_in: false,
+        owner: false,
+        csrf: String::new(),
+        session: None,
+    };
+    // Explore shows what anyone may pull, whoever looks.
+    let ids: Vec<i64> = readable_namespaces(&web, &anonymous)
+        .await?
+        .iter()
+        .map(|n| n.id)
+        .collect();
+    let text = q.q.clone().unwrap_or_default();
+    let total = web.store().repositories_page(&ids, &text, 0, 0).await?.1;
+    let pager = Pager::new(q.page, total, format!("/explore?q={}&", query_value(&text)));
+    let (repos, _) = web
+        .store()
+        .repositories_page(&ids, &text, pager.offset(), PER_PAGE)
+        .await?;
+    page(&Explore {
+        l: Layout::new(&v, "Explore", "explore"),
+        q: text,
+        repos: repos.iter().map(RepoRow::new).collect(),
+        pager,
+        host: registry_host(&web).await?,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct Dashboard {
+    l: Layout,
+    namespaces: Vec<NamespaceRow>,
+    repos: Vec<RepoRow>,
+}
+
+async fn dashboard(web: Web, v: Visitor) -> PageResult {
+    let readable = readable_namespaces(&web, &v).await?;
+    let ids: Vec<i64> = readable.iter().map(|n| n.id).collect();
+    let (repos, _) = web.store().repositories_page(&ids, "", 0, 10).await?;
+    let mine: Vec<NamespaceRow> = readable.into_iter().filter(|n| n.member).collect();
+    page(&Dashboard {
+        l: Layout::new(&v, "Dashboard", "dashboard"),
+        namespaces: mine,
+        repos: repos.iter().map(RepoRow::new).collect(),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "search.html")]
+struct Search {
+    l: Layout,
+    q: String,
+    namespaces: Vec<NamespaceRow>,
+    repos: Vec<RepoRow>,
+    pager: Pager,
+}
+
+pub(super) async fn search(
+    State(web): State<Web>,
+    Extension(v): Extension<Visitor>,
+    Query(q): Query<ListQuery>,
+) -> PageResult {
+    let text = q.q.clone().unwrap_or_default();
+    let readable = readable_namespaces(&web, &v).await?;
+    let ids: Vec<i64> = readable.iter().map(|n| n.id).collect();
+    let needle = text.to_lowercase();
+    let namespaces: Vec<NamespaceRow> = readable
+        .into_iter()
+        .filter(|n| !needle.is_empty() && n.name.to_lowercase().contains(&needle))
+        .take(20)
+        .collect();
+    let total = web.store().repositories_page(&ids, &text, 0, 0).await?.1;
+    let pager = Pager::new(q.page, total, format!("/search?q={}&", query_value(&text)));
+    let (repos, _) = web
+        .store()
+        .repositories_page(&ids, &text, pager.offset(), PER_PAGE)
+        .await?;
+    page(&Search {
+        l: Layout::new(&v, "Search", "search"),
+        q: text,
+        namespaces,
+        repos: repos.iter().map(RepoRow::new).collect(),
+        pager,
+    })
+}
+
+/// One image (a digest) and the tags on it.
+struct GroupRow {
+    digest: String,
+    short_digest: String,
+    tags: Vec<String>,
+    size: String,
+    platforms: String,
+    pushed: Option<When>,
+    pushed_by: String,
+    pull: String,
+}
+
+#[derive(Template)]
+#[template(path = "repository.html")]
+struct RepositoryPage {
+    l: Layout,
+    namespace_id: i64,
+    description: String,
+    groups: Vec<GroupRow>,
+    pager: Pager,
+    pull: String,
+}
+
+pub(super) async fn repository(
+    State(web): State<Web>,
+    Extension(v): Extension<Visitor>,
+    Path(name): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> PageResult {
+    let (ns, repo) = match name.split_once('/') {
+        Some((ns, repo)) => (Some(ns), repo),
+        None => (None, name.as_str()),
+    };
+    let r = web
+        .store()
+        .repository_by_name(ns, repo)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let n = web
+        .store()
+        .namespace(r.namespace_id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let target = super::namespaces::target(&web, &v, &n).await?;
+    if !v.allows(&web, ApiGrant::Pull, target) {
+        return Err(WebError::NotFound);
+    }
+    let full = full_name(&r);
+    let host = registry_host(&web).await?;
+    let total = web.store().tag_groups_page(r.id, 0, 0).await?.1;
+    let pager = Pager::new(q.page, total, format!("/r/{full}?"));
+    let (groups, _) = web
+        .store()
+        .tag_groups_page(r.id, pager.offset(), PER_PAGE)
+        .await?;
+    let groups = groups
+        .into_iter()
+        .map(|g| group_row(g, &host, &full))
+        .collect();
+    page(&RepositoryPage {
+        l: Layout::new(&v, full.clone(), "explore"),
+        pull: format!("docker pull {host}/{full}"),
+        namespace_id: n.id,
+        description: r.description.clone().unwrap_or_default(),
+        groups,
+        pager,
+    })
+}
+
+fn group_row(g: TagGroup, host: &str, full: &str) -> GroupRow {
+    let first = g.tags.first().cloned().unwrap_or_default();
+    GroupRow {
+        short_digest: g
+            .digest
+            .strip_prefix("sha256:")
+            .unwrap_or(&g.digest)
+            .chars()
+            .take(12)
+            .collect(),
+        pull: format!("docker pull {host}/{full}:{first}"),
+        digest: g.digest,
+        tags: g.tags,
+        size: size(g.size),
+        platforms: if g.platforms.is_empty() {
+            "single platform".to_owned()
+        } else {
+            g.platforms.join(", ")
+        },
+        pushed: When::opt(g.pushed_at),
+        pushed_by: g.pushed_by.unwrap_or_else(|| "unknown".to_owned()),
+    }
+}
