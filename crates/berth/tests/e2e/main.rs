@@ -19,3 +19,7 @@ mod route_guards;
 mod surface;
 mod sync;
 mod token_endpoint;
+mod web_home;
+mod web_registry;
+mod web_session;
+mod web_support;

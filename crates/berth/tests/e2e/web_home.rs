@@ -1,0 +1,208 @@
+//! The owner's home in a real Chromium: pages refuse browsers that are not
+//! paired, a paired browser creates the registry's admin, installs an app
+//! from a pasted app.json (a bad one shows its errors by field path), sees
+//! it running without reloading, and opens it through the gateway.
+
+use std::time::Duration;
+
+use berth_test_support::{Berth, Browser};
+use reqwest::Client;
+use serde_json::json;
+
+use crate::apps_support::app_name;
+use crate::common::bin;
+use crate::web_support::{base, shot, WebClient};
+
+/// Pairs a terminal through the API and returns its cookie's value.
+async fn terminal_cookie(b: &Berth) -> String {
+    let code: serde_json::Value = Client::new()
+        .get(b.url("/protected/terminals/pairing-code"))
+        .bearer_auth(b.owner_token().trim())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let r = Client::new()
+        .post(b.url(&format!(
+            "/public/pair/terminal?code={}",
+            code["code"].as_str().unwrap()
+        )))
+        .json(&json!({"name": "e2e chromium", "icon": "desktop"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let pair = set.split(';').next().unwrap();
+    pair.split_once('=').unwrap().1.to_owned()
+}
+
+#[tokio::test]
+async fn the_home_needs_a_paired_terminal() {
+    let b = Berth::start(&bin()).await.unwrap();
+    let mut anon = WebClient::new(&b);
+    for path in ["/home", "/home/terminals", "/home/identity"] {
+        let a = anon.get(path).await;
+        assert_eq!((a.status, a.location.as_str()), (303, "/pair"), "{path}");
+    }
+    let token = anon.csrf("/sign-in").await;
+    let a = anon
+        .post(
+            "/home/install",
+            &[("_csrf", &token), ("manifest", "{}")],
+            &[],
+        )
+        .await;
+    assert_eq!((a.status, a.location.as_str()), (303, "/pair"));
+    let mut owner = WebClient::new(&b);
+    owner.set_cookie("berth_terminal", &terminal_cookie(&b).await);
+    assert_eq!(owner.get("/home").await.status, 200);
+}
+
+#[tokio::test]
+async fn the_owner_creates_the_admin_and_installs_an_app_from_the_browser() {
+    let b = Berth::start(&bin()).await.unwrap();
+    let browser = Browser::start(1440).await.unwrap();
+    browser
+        .goto(&format!("{}/explore", base(&b)))
+        .await
+        .unwrap();
+    let cookie = terminal_cookie(&b).await;
+    browser
+        .client()
+        .add_cookie(fantoccini::cookies::Cookie::new("berth_terminal", cookie))
+        .await
+        .unwrap();
+    browser.goto(&format!("{}/home", base(&b))).await.unwrap();
+    browser
+        .wait_for_text(
+            "Create the registry's admin account",
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    browser.fill("#a-name", "root").await.unwrap();
+    browser.fill("#a-email", "root@example.org").await.unwrap();
+    browser.fill("#a-password", "root-password").await.unwrap();
+    browser.click("#create-admin button").await.unwrap();
+    browser
+        .wait_for_text("No apps installed yet", Duration::from_secs(10))
+        .await
+        .unwrap();
+    // On the registry's pages the owner acts as that admin.
+    browser.goto(&format!("{}/users", base(&b))).await.unwrap();
+    browser
+        .wait_for_text("root (owner)", Duration::from_secs(10))
+        .await
+        .unwrap();
+
+    browser.goto(&format!("{}/home", base(&b))).await.unwrap();
+    let bad = json!({"v": "4.0", "name": "Bad Name", "image": ""}).to_string();
+    browser.fill("#manifest", &bad).await.unwrap();
+    browser.click("#install button").await.unwrap();
+    browser
+        .wait_for_text("was not accepted", Duration::from_secs(10))
+        .await
+        .unwrap();
+    let errors = browser
+        .find("#install-errors")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        errors.contains("/name") && errors.contains("/image"),
+        "{errors}"
+    );
+    shot(&browser, "home-install-errors").await;
+
+    let name = app_name("webui");
+    let image = berth_test_support::busybox_image().unwrap();
+    let manifest = json!({
+        "v": "4.0", "name": name, "image": image,
+        "entrypoints": [{"container_port": 8080, "entrypoint_port": "http"}],
+        "paths": {"": {"access": "public"}},
+        "lifecycle": {"always_on": true}
+    });
+    browser
+        .fill("#manifest", &manifest.to_string())
+        .await
+        .unwrap();
+    browser.click("#install button").await.unwrap();
+    let status = format!("[data-app='{name}'] [data-field='status']");
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    let url_before = browser.current_url_lossy().await;
+    loop {
+        // No reload here: the status changes through server-sent events.
+        let shown = match browser.find(&status).await {
+            Ok(e) => e.text().await.unwrap_or_default(),
+            Err(_) => {
+                browser.goto(&format!("{}/home", base(&b))).await.unwrap();
+                String::new()
+            }
+        };
+        if shown == "running" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "status stayed `{shown}`"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(browser.current_url_lossy().await, url_before);
+    shot(&browser, "home").await;
+
+    let open = browser
+        .find(&format!("[data-app='{name}'] h3 a"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(open, format!("http://{name}.localhost:{}/", b.ports.listen));
+    browser.goto(&open).await.unwrap();
+    browser
+        .wait_for_text("hello from busybox", Duration::from_secs(60))
+        .await
+        .unwrap();
+
+    browser
+        .goto(&format!("{}/home/terminals", base(&b)))
+        .await
+        .unwrap();
+    browser
+        .click("form[action='/home/terminals/code'] button")
+        .await
+        .unwrap();
+    let code = browser
+        .find("#pairing-code")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!code.is_empty());
+    browser
+        .wait_for_text("left)", Duration::from_secs(5))
+        .await
+        .unwrap();
+    shot(&browser, "terminals").await;
+
+    // Uninstall with purge, after the confirmation that names the app.
+    browser
+        .goto(&format!("{}/home/apps/{name}/uninstall", base(&b)))
+        .await
+        .unwrap();
+    browser.fill("#confirm", &name).await.unwrap();
+    browser.click("#uninstall input[name=purge]").await.unwrap();
+    browser.click("#uninstall button").await.unwrap();
+    browser
+        .wait_for_text("No apps installed yet", Duration::from_secs(60))
+        .await
+        .unwrap();
+}
