@@ -199,7 +199,8 @@ impl Store {
         let groups = sqlx::query_as(
             "SELECT g.digest, array_agg(g.name ORDER BY g.name) AS tags, max(g.size) AS size, \
                max(g.media_type) AS media_type, \
-               (array_agg(g.platforms ORDER BY g.id))[1] AS platforms, \
+               COALESCE((SELECT p.platforms FROM tags p WHERE p.repository_id = $1 \
+                  AND p.digest = g.digest LIMIT 1), '{}') AS platforms, \
                max(COALESCE(g.pushed_at, g.updated_at)) AS pushed_at, \
                (array_agg(u.username ORDER BY COALESCE(g.pushed_at, g.updated_at) DESC) \
                   FILTER (WHERE u.username IS NOT NULL))[1] AS pushed_by \

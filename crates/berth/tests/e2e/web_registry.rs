@@ -154,7 +154,7 @@ async fn a_pushed_tag_appears_and_an_application_token_logs_docker_in() {
         .text()
         .await
         .unwrap();
-    assert_eq!(secret.len(), 64, "{secret}");
+    assert!(secret.len() >= 32, "{secret}");
     shot(&browser, "tokens").await;
     let docker = DockerClient::new(&b);
     assert_ok(&docker.login("frank", &secret));

@@ -187,6 +187,7 @@ struct GroupRow {
 struct RepositoryPage {
     l: Layout,
     namespace_id: i64,
+    namespace: String,
     description: String,
     groups: Vec<GroupRow>,
     pager: Pager,
@@ -233,6 +234,7 @@ pub(super) async fn repository(
         l: Layout::new(&v, full.clone(), "explore"),
         pull: format!("docker pull {host}/{full}"),
         namespace_id: n.id,
+        namespace: n.name.clone().unwrap_or_else(|| "(global)".to_owned()),
         description: r.description.clone().unwrap_or_default(),
         groups,
         pager,
