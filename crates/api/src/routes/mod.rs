@@ -7,6 +7,7 @@ mod health;
 mod identities;
 mod identity_api;
 mod meta;
+mod pairing_page;
 mod peers;
 pub(crate) mod portus;
 mod registry_events;
@@ -24,6 +25,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/metrics", get(health::metrics))
         .route("/v2/webhooks/events", post(registry_events::receive))
         .route("/v2/token", get(token::get).post(token::post))
+        .route("/pair", get(pairing_page::form).post(pairing_page::submit))
+        .route("/.berth/handoff", get(pairing_page::handoff))
         .merge(portus::router())
         .merge(identity_api::routes(&state))
         .merge(apps_routes().layer(Extension(apps::Listener::Main)))
