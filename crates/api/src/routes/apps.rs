@@ -30,7 +30,7 @@ pub(crate) enum Listener {
 }
 
 /// The routes, each with the grant it needs.
-enum Route<'a> {
+pub(super) enum Route<'a> {
     List,
     Install,
     Get(&'a str),
@@ -40,7 +40,7 @@ enum Route<'a> {
     Logs,
 }
 
-fn grant(route: &Route<'_>) -> CoreGrant {
+pub(super) fn grant(route: &Route<'_>) -> CoreGrant {
     match route {
         // `list` filters records one by one with the grant of `Get`.
         Route::List => CoreGrant::AppsRead,
@@ -53,7 +53,7 @@ fn grant(route: &Route<'_>) -> CoreGrant {
     }
 }
 
-type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
+pub(super) type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
 
 /// Who calls: the owner by token, or (on the core listener only) the app at
 /// the source address. Anyone else is refused with 401.
@@ -125,7 +125,7 @@ async fn caller(
 }
 
 /// Resolves the caller and checks `route`'s grant.
-async fn authorize<'s>(
+pub(super) async fn authorize<'s>(
     state: &'s AppState,
     listener: Listener,
     peer: &Peer,

@@ -1,6 +1,7 @@
 //! Route table of the main listener and of the core listener for apps. One
 //! module per resource.
 
+mod app_events;
 mod apps;
 mod body;
 mod health;
@@ -43,6 +44,7 @@ pub(crate) fn core_router(state: AppState) -> Router {
 fn apps_routes() -> Router<AppState> {
     Router::new()
         .route("/protected/apps", get(apps::list).post(apps::install))
+        .route("/protected/events", get(app_events::events))
         .route(
             "/protected/apps/{name}",
             get(apps::get).put(apps::upgrade).delete(apps::uninstall),
