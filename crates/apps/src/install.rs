@@ -50,6 +50,7 @@ impl Apps {
         {
             return Err(AppsError::AlreadyInstalled(name));
         }
+        self.changed(&name);
         if let Err(e) = self.converge_install(&manifest, true).await {
             tracing::warn!(app = %name, error = %e, "install failed; rolling back");
             // Data kept from an earlier install stays; what this install made goes.
@@ -87,6 +88,7 @@ impl Apps {
         self.store()
             .set_app_phase(&name, AppPhase::Installing, false)
             .await?;
+        self.changed(&name);
         self.converge_or_record(&manifest, row.want_running).await?;
         self.get(&name).await
     }
@@ -101,6 +103,7 @@ impl Apps {
         self.store()
             .set_app_phase(name, AppPhase::Uninstalling, purge)
             .await?;
+        self.changed(name);
         self.converge_uninstall(name, purge).await
     }
 
@@ -137,6 +140,8 @@ impl Apps {
             None => self.engine().restart_container(name).await?,
         }
         self.refresh(name).await;
+        // The desired state shows even when Docker's answer did not change.
+        self.changed(name);
         self.get(name).await
     }
 
@@ -245,6 +250,7 @@ impl Apps {
             .set_app_phase(name, AppPhase::Installed, false)
             .await?;
         self.store().set_app_error(name, None).await?;
+        self.changed(name);
         Ok(())
     }
 

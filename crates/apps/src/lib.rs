@@ -13,6 +13,7 @@
 
 mod container;
 mod data_dirs;
+mod events;
 mod install;
 mod postgres;
 mod status;
@@ -143,6 +144,10 @@ struct Inner {
     proxies: Mutex<HashMap<String, ProxyHandle>>,
     /// One operation at a time per app.
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Apps being woken whose port does not answer yet.
+    starting: Mutex<std::collections::HashSet<String>>,
+    /// Names of apps whose status may have changed (see `events`).
+    changes: tokio::sync::broadcast::Sender<String>,
 }
 
 /// An app as the API shows it.
@@ -152,8 +157,10 @@ pub struct AppView {
     pub image: String,
     /// installing | installed | uninstalling
     pub phase: &'static str,
-    /// running | stopped (by the owner) | exited (with `exit_code`) |
-    /// restarting | created | paused | dead | missing (no container) | unknown
+    /// starting (being woken) | running | stopped (by the owner) |
+    /// idle-stopped (by berth, woken by the next request) | exited (with
+    /// `exit_code`) | restarting | created | paused | dead | missing (no
+    /// container) | unknown
     pub status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i64>,
@@ -176,6 +183,8 @@ impl Apps {
                 observed: Mutex::new(HashMap::new()),
                 proxies: Mutex::new(HashMap::new()),
                 locks: Mutex::new(HashMap::new()),
+                starting: Mutex::new(std::collections::HashSet::new()),
+                changes: tokio::sync::broadcast::channel(events::EVENTS_BUFFER).0,
             }),
         }
     }
@@ -256,7 +265,12 @@ impl Apps {
             .get(&row.name)
             .cloned();
         let (status, exit_code) = match &observed {
-            // Stopped on the owner's request: not a failure to report a code for.
+            _ if self.is_starting(&row.name) => ("starting".to_owned(), None),
+            // Stopped for idleness or on the owner's request: not a failure
+            // to report a code for.
+            Some(o) if o.status == "exited" && row.idle_stopped => {
+                ("idle-stopped".to_owned(), None)
+            }
             Some(o) if o.status == "exited" && !row.want_running => ("stopped".to_owned(), None),
             Some(o) => (o.status.clone(), o.exit_code),
             None => ("unknown".to_owned(), None),

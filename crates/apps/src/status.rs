@@ -62,11 +62,15 @@ impl Apps {
                 }
             }
         };
-        self.inner
+        let before = self
+            .inner
             .observed
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(name.to_owned(), observed);
+            .insert(name.to_owned(), observed.clone());
+        if before.as_ref() != Some(&observed) {
+            self.changed(name);
+        }
     }
 
     pub(crate) fn forget(&self, name: &str) {
@@ -75,6 +79,7 @@ impl Apps {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .remove(name);
+        self.changed(name);
     }
 
     /// Brings Docker, Postgres and the disk in line with the `apps` table:

@@ -143,7 +143,7 @@ impl AppsDirectory {
             let idle = self.tracker.idle_for(&name, since);
             if idle.is_some_and(|d| d >= Duration::from_secs(seconds)) {
                 tracing::info!(app = %name, idle_seconds = seconds, "stopping idle app");
-                if let Err(e) = self.apps.stop(&name).await {
+                if let Err(e) = self.apps.stop_idle(&name).await {
                     tracing::warn!(app = %name, error = %e, "idle stop failed");
                 }
                 self.refresh().await;
@@ -184,20 +184,10 @@ impl AppDirectory for AppsDirectory {
             let result = self
                 .flight
                 .run(app, move || async move {
-                    apps.start(&name)
-                        .await
-                        .map_err(|e| WakeError::Failed(e.to_string()))?;
-                    let deadline = Instant::now() + WAKE_LIMIT;
-                    while Instant::now() < deadline {
-                        if let Some(ip) = apps.address(&name) {
-                            let addr = SocketAddr::new(ip, port);
-                            if tokio::net::TcpStream::connect(addr).await.is_ok() {
-                                return Ok(addr);
-                            }
-                        }
-                        tokio::time::sleep(Duration::from_millis(25)).await;
-                    }
-                    Err(WakeError::Timeout)
+                    apps.set_starting(&name, true);
+                    let woken = wake_and_wait(&apps, &name, port).await;
+                    apps.set_starting(&name, false);
+                    woken
                 })
                 .await;
             if result.is_ok() {
@@ -211,4 +201,26 @@ impl AppDirectory for AppsDirectory {
     fn begin_request(&self, app: &str) -> ActivityGuard {
         self.tracker.begin(app)
     }
+}
+
+/// Starts the app and waits until its port accepts connections.
+async fn wake_and_wait(
+    apps: &berth_apps::Apps,
+    name: &str,
+    port: u16,
+) -> Result<SocketAddr, WakeError> {
+    apps.start(name)
+        .await
+        .map_err(|e| WakeError::Failed(e.to_string()))?;
+    let deadline = Instant::now() + WAKE_LIMIT;
+    while Instant::now() < deadline {
+        if let Some(ip) = apps.address(name) {
+            let addr = SocketAddr::new(ip, port);
+            if tokio::net::TcpStream::connect(addr).await.is_ok() {
+                return Ok(addr);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    Err(WakeError::Timeout)
 }

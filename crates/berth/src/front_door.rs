@@ -57,6 +57,12 @@ impl Authenticator for IdentityAuthenticator {
             }
         })
     }
+
+    fn redeem_handoff(&self, ticket: &str, host: &str) -> Option<HeaderValue> {
+        self.0
+            .redeem_handoff(ticket, host)
+            .and_then(|c| HeaderValue::from_str(&c).ok())
+    }
 }
 
 /// The front door: app hosts go through the gateway, the rest to the core.

@@ -181,6 +181,13 @@ impl AuthOutcome {
 /// error is [`Caller::Anonymous`].
 pub trait Authenticator: Send + Sync + 'static {
     fn authenticate<'a>(&'a self, parts: &'a http::request::Parts) -> BoxFuture<'a, AuthOutcome>;
+
+    /// The `Set-Cookie` value a one-time hand-off `ticket` carries to the
+    /// app host `host`, or `None` when the ticket is unknown, used, expired
+    /// or meant for another host.
+    fn redeem_handoff(&self, _ticket: &str, _host: &str) -> Option<http::HeaderValue> {
+        None
+    }
 }
 
 /// An authenticator that knows nobody: everyone is anonymous.

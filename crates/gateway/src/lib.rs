@@ -46,8 +46,10 @@ pub struct GatewayConfig {
     pub terminal_cookie: String,
     /// How long a request may wait for a stopped app to start.
     pub wake_timeout: std::time::Duration,
-    /// Where browsers are sent to pair, on the bare domain.
-    pub pairing_path: String,
+    /// Where browsers without a terminal cookie for an app's host are sent,
+    /// on the bare domain: the core hands the cookie over with a one-time
+    /// ticket, or asks the browser to pair first.
+    pub handoff_path: String,
 }
 
 impl Default for GatewayConfig {
@@ -56,7 +58,7 @@ impl Default for GatewayConfig {
             domain: "localhost".into(),
             terminal_cookie: "berth_terminal".into(),
             wake_timeout: std::time::Duration::from_secs(60),
-            pairing_path: "/pair".into(),
+            handoff_path: "/.berth/handoff".into(),
         }
     }
 }

@@ -318,7 +318,10 @@ async fn each_access_kind_allows_and_forbids() {
     assert_eq!(r.status(), 302);
     let loc = r.headers()["location"].to_str().unwrap().to_owned();
     assert!(
-        loc.starts_with(&format!("http://localhost:{}/pair?next=", h.addr.port())),
+        loc.starts_with(&format!(
+            "http://localhost:{}/.berth/handoff?next=",
+            h.addr.port()
+        )),
         "{loc}"
     );
     assert!(loc.contains("notes.localhost"), "{loc}");

@@ -104,6 +104,7 @@ struct Inner {
     keys: RwLock<KeyRing>,
     terminals: Mutex<HashMap<String, CachedTerminal>>,
     cookie_domain: Option<String>,
+    handoffs: crate::handoff::Handoffs,
 }
 
 #[derive(Default)]
@@ -129,6 +130,7 @@ impl Authenticator {
                 keys: RwLock::new(KeyRing::default()),
                 terminals: Mutex::new(HashMap::new()),
                 cookie_domain,
+                handoffs: crate::handoff::Handoffs::default(),
             }),
         }
     }
@@ -193,6 +195,23 @@ impl Authenticator {
             &token,
             self.inner.cookie_domain.as_deref(),
         ))
+    }
+
+    /// A one-time ticket handing the terminal cookie `token` to `app_host`;
+    /// the caller has just authenticated `token` (see [`crate::handoff`]).
+    pub fn issue_handoff(&self, token: &str, app_host: &str) -> String {
+        self.inner.handoffs.issue(token, app_host, Instant::now())
+    }
+
+    /// The host-only `Set-Cookie` value a ticket carries to `app_host`, once.
+    /// The token inside is still checked on every request, so a terminal
+    /// revoked meanwhile gets nothing from it.
+    pub fn redeem_handoff(&self, ticket: &str, app_host: &str) -> Option<String> {
+        let token = self
+            .inner
+            .handoffs
+            .redeem(ticket, app_host, Instant::now())?;
+        Some(cookie::set_cookie(&token, None))
     }
 
     /// Drops a terminal from the cache, so its next request asks the database.

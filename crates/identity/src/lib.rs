@@ -15,6 +15,7 @@
 
 pub mod auth;
 pub mod cookie;
+pub mod handoff;
 pub mod httpsig;
 pub mod key;
 pub mod keystore;

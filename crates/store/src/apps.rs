@@ -43,8 +43,11 @@ pub struct AppRow {
     pub manifest: serde_json::Value,
     pub phase: AppPhase,
     pub purge: bool,
-    /// The owner wants it running (else stopped).
+    /// The owner wants it running (else stopped, by the owner or for idleness).
     pub want_running: bool,
+    /// Stopped by berth after its idle time; the next request starts it.
+    /// Stored as `desired = 'idle'`.
+    pub idle_stopped: bool,
     pub last_error: Option<String>,
     pub installed_at: chrono::DateTime<chrono::Utc>,
 }
@@ -65,7 +68,8 @@ fn from_row(r: Row) -> AppRow {
         manifest: r.1,
         phase: AppPhase::parse(&r.2),
         purge: r.3,
-        want_running: r.4 != "stopped",
+        want_running: r.4 == "running",
+        idle_stopped: r.4 == "idle",
         last_error: r.5,
         installed_at: r.6,
     }
@@ -143,6 +147,19 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         Ok(roles)
+    }
+
+    /// Marks an installed app stopped for idleness, only if it is still
+    /// meant to run: an owner's stop in the meantime wins. True if marked.
+    pub async fn set_app_idle(&self, name: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE apps SET desired = 'idle', updated_at = now() \
+             WHERE name = $1 AND desired = 'running' AND phase = 'installed'",
+        )
+        .bind(name)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     pub async fn set_app_desired(&self, name: &str, running: bool) -> Result<(), StoreError> {

@@ -30,7 +30,7 @@ pub(crate) enum Listener {
 }
 
 /// The routes, each with the grant it needs.
-enum Route<'a> {
+pub(super) enum Route<'a> {
     List,
     Install,
     Get(&'a str),
@@ -40,7 +40,7 @@ enum Route<'a> {
     Logs,
 }
 
-fn grant(route: &Route<'_>) -> CoreGrant {
+pub(super) fn grant(route: &Route<'_>) -> CoreGrant {
     match route {
         // `list` filters records one by one with the grant of `Get`.
         Route::List => CoreGrant::AppsRead,
@@ -53,17 +53,18 @@ fn grant(route: &Route<'_>) -> CoreGrant {
     }
 }
 
-type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
+pub(super) type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
 
 /// Who calls: the owner by token, or (on the core listener only) the app at
 /// the source address. Anyone else is refused with 401.
 async fn caller(
+    state: &AppState,
     ctx: &AppsContext,
-    owner_token: &str,
     listener: Listener,
     peer: &Peer,
     headers: &HeaderMap,
 ) -> Result<CoreCaller, Problem> {
+    let owner_token = state.owner_token();
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -77,6 +78,26 @@ async fn caller(
             Err(Problem::unauthorized(
                 "the bearer token is not the owner token",
             ))
+        };
+    }
+    // On the main listener a paired terminal is the owner too, as on every
+    // other `/protected` route; apps on the core listener never carry one.
+    if listener == Listener::Main && headers.contains_key(header::COOKIE) {
+        let outcome = crate::owner_auth::authenticate(
+            state,
+            &axum::http::Method::GET,
+            &axum::http::Uri::from_static("/protected/apps"),
+            headers,
+        )
+        .await?;
+        return match outcome {
+            Ok(o) if matches!(o.caller, berth_authz::gateway::Caller::Terminal { .. }) => {
+                Ok(CoreCaller::Owner)
+            }
+            Ok(_) => Err(Problem::unauthorized(
+                "this route needs a paired terminal's cookie or the owner token",
+            )),
+            Err(e) => Err(Problem::unauthorized(e.to_string())),
         };
     }
     if listener == Listener::Core {
@@ -104,7 +125,7 @@ async fn caller(
 }
 
 /// Resolves the caller and checks `route`'s grant.
-async fn authorize<'s>(
+pub(super) async fn authorize<'s>(
     state: &'s AppState,
     listener: Listener,
     peer: &Peer,
@@ -114,7 +135,7 @@ async fn authorize<'s>(
     let ctx = state
         .apps()
         .ok_or_else(|| Problem::not_found("this berth runs no apps"))?;
-    let caller = caller(ctx, state.owner_token(), listener, peer, headers).await?;
+    let caller = caller(state, ctx, listener, peer, headers).await?;
     if !matches!(route, Route::List) {
         let decision = decide_core_api(&caller, &grant(route));
         if !decision.allowed() {

@@ -1,12 +1,14 @@
 //! Route table of the main listener and of the core listener for apps. One
 //! module per resource.
 
+mod app_events;
 mod apps;
 mod body;
 mod health;
 mod identities;
 mod identity_api;
 mod meta;
+mod pairing_page;
 mod peers;
 pub(crate) mod portus;
 mod registry_events;
@@ -24,6 +26,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/metrics", get(health::metrics))
         .route("/v2/webhooks/events", post(registry_events::receive))
         .route("/v2/token", get(token::get).post(token::post))
+        .route("/pair", get(pairing_page::form).post(pairing_page::submit))
+        .route("/.berth/handoff", get(pairing_page::handoff))
         .merge(portus::router())
         .merge(identity_api::routes(&state))
         .merge(apps_routes().layer(Extension(apps::Listener::Main)))
@@ -40,6 +44,7 @@ pub(crate) fn core_router(state: AppState) -> Router {
 fn apps_routes() -> Router<AppState> {
     Router::new()
         .route("/protected/apps", get(apps::list).post(apps::install))
+        .route("/protected/events", get(app_events::events))
         .route(
             "/protected/apps/{name}",
             get(apps::get).put(apps::upgrade).delete(apps::uninstall),

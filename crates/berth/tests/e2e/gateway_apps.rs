@@ -123,6 +123,7 @@ async fn an_idle_app_is_stopped_and_the_next_request_wakes_it() {
         .await;
     assert!(s.is_success(), "{v}");
     owner.wait_status(&name, "running").await;
+    let statuses = watch_statuses(&b, &name).await;
     let c = client(&b, &name);
     let base = format!("http://{name}.localhost:{}", b.ports.listen);
     assert_eq!(
@@ -130,8 +131,8 @@ async fn an_idle_app_is_stopped_and_the_next_request_wakes_it() {
         200
     );
 
-    // No traffic: the app is stopped after its idle time.
-    owner.wait_status(&name, "stopped").await;
+    // No traffic: berth stops the app after its idle time, and says why.
+    owner.wait_status(&name, "idle-stopped").await;
 
     // An API client's request is held until the app answers.
     let r = c.get(format!("{base}/")).send().await.unwrap();
@@ -139,4 +140,65 @@ async fn an_idle_app_is_stopped_and_the_next_request_wakes_it() {
     assert_eq!(r.text().await.unwrap().trim(), "hello from busybox");
     let (_, app) = owner.get(&name).await;
     assert_eq!(app["status"], "running", "{app}");
+
+    // The events stream told the whole story, in order.
+    let seen = wait_for_sequence(&statuses, &["idle-stopped", "starting", "running"]).await;
+    assert!(seen, "events stream said {:?}", statuses.lock().unwrap());
+}
+
+/// Collects the statuses `/protected/events` reports for `app`.
+async fn watch_statuses(b: &Berth, app: &str) -> std::sync::Arc<std::sync::Mutex<Vec<String>>> {
+    use futures_util::StreamExt;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let anonymous = Client::new()
+        .get(b.url("/protected/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401, "the stream is the owner's");
+    let r = Client::new()
+        .get(b.url("/protected/events"))
+        .bearer_auth(b.owner_token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+    let (app, sink) = (app.to_owned(), seen.clone());
+    tokio::spawn(async move {
+        let mut body = r.bytes_stream();
+        let mut buf = String::new();
+        while let Some(Ok(chunk)) = body.next().await {
+            buf.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buf.find("\n\n") {
+                let event: String = buf.drain(..end + 2).collect();
+                let Some(data) = event.lines().find_map(|l| l.strip_prefix("data: ")) else {
+                    continue;
+                };
+                let v: serde_json::Value = serde_json::from_str(data).unwrap();
+                if v["name"] == app.as_str() {
+                    if let Some(status) = v["status"].as_str() {
+                        sink.lock().unwrap().push(status.to_owned());
+                    }
+                }
+            }
+        }
+    });
+    seen
+}
+
+/// Waits up to 10 s for `want` to appear, in order, among the statuses.
+async fn wait_for_sequence(seen: &std::sync::Mutex<Vec<String>>, want: &[&str]) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        {
+            let seen = seen.lock().unwrap();
+            let mut it = seen.iter();
+            if want.iter().all(|w| it.any(|s| s == w)) {
+                return true;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
 }

@@ -4,6 +4,7 @@
 mod apps;
 mod apps_services;
 mod apps_support;
+mod browser_pairing;
 mod cli_api;
 mod common;
 mod docker_cli;

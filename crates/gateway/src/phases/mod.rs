@@ -3,6 +3,7 @@
 mod forward;
 mod headers;
 mod route;
+mod session;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -107,6 +108,11 @@ impl Gateway {
         };
         let (mut parts, body) = req.into_parts();
 
+        // Phase: session (the hand-off of a terminal cookie to this host).
+        if parts.uri.path() == session::SESSION_PATH {
+            return session::redeem(inner.authenticator.as_ref(), &parts);
+        }
+
         // Phase: authenticate.
         let auth = inner.authenticator.authenticate(&parts).await;
         ctx.caller = auth.caller.clone();
@@ -195,7 +201,7 @@ impl Gateway {
                 pages::redirect(&format!(
                     "http://{}{port}{}?next={}",
                     self.inner.config.domain,
-                    self.inner.config.pairing_path,
+                    self.inner.config.handoff_path,
                     percent_encode(&next)
                 ))
             }
@@ -262,13 +268,5 @@ impl Gateway {
 
 /// Percent-encodes everything but unreserved characters (for `next=`).
 fn percent_encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
