@@ -62,7 +62,7 @@ impl IntoResponse for WebError {
                     .into_response()
             }
             Self::Pair => {
-                return (StatusCode::SEE_OTHER, [(header::LOCATION, "/pair")]).into_response()
+                return (StatusCode::SEE_OTHER, [(header::LOCATION, "/pair?next=/home")]).into_response()
             }
             Self::NotFound => (
                 StatusCode::NOT_FOUND,

@@ -13,6 +13,20 @@ use crate::apps_support::app_name;
 use crate::common::bin;
 use crate::web_support::{base, shot, WebClient};
 
+/// A fresh pairing code, as the owner's CLI would fetch it.
+async fn pairing_code(b: &Berth) -> String {
+    let code: serde_json::Value = Client::new()
+        .get(b.url("/protected/terminals/pairing-code"))
+        .bearer_auth(b.owner_token().trim())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    code["code"].as_str().unwrap().to_owned()
+}
+
 /// Pairs a terminal through the API and returns its cookie's value.
 async fn terminal_cookie(b: &Berth) -> String {
     let code: serde_json::Value = Client::new()
@@ -45,7 +59,11 @@ async fn the_home_needs_a_paired_terminal() {
     let mut anon = WebClient::new(&b);
     for path in ["/home", "/home/terminals", "/home/identity"] {
         let a = anon.get(path).await;
-        assert_eq!((a.status, a.location.as_str()), (303, "/pair"), "{path}");
+        assert_eq!(
+            (a.status, a.location.as_str()),
+            (303, "/pair?next=/home"),
+            "{path}"
+        );
     }
     let token = anon.csrf("/sign-in").await;
     let a = anon
@@ -55,7 +73,7 @@ async fn the_home_needs_a_paired_terminal() {
             &[],
         )
         .await;
-    assert_eq!((a.status, a.location.as_str()), (303, "/pair"));
+    assert_eq!((a.status, a.location.as_str()), (303, "/pair?next=/home"));
     let mut owner = WebClient::new(&b);
     owner.set_cookie("berth_terminal", &terminal_cookie(&b).await);
     assert_eq!(owner.get("/home").await.status, 200);
@@ -65,17 +83,14 @@ async fn the_home_needs_a_paired_terminal() {
 async fn the_owner_creates_the_admin_and_installs_an_app_from_the_browser() {
     let b = Berth::start(&bin()).await.unwrap();
     let browser = Browser::start(1440).await.unwrap();
-    browser
-        .goto(&format!("{}/explore", base(&b)))
-        .await
-        .unwrap();
-    let cookie = terminal_cookie(&b).await;
-    browser
-        .client()
-        .add_cookie(fantoccini::cookies::Cookie::new("berth_terminal", cookie))
-        .await
-        .unwrap();
+    // The home sends an unpaired browser to the pairing page, and back.
     browser.goto(&format!("{}/home", base(&b))).await.unwrap();
+    browser
+        .fill("#code", &pairing_code(&b).await)
+        .await
+        .unwrap();
+    browser.fill("#name", "web ui e2e").await.unwrap();
+    browser.click("button[type=submit]").await.unwrap();
     browser
         .wait_for_text(
             "Create the registry's admin account",
@@ -134,6 +149,14 @@ async fn the_owner_creates_the_admin_and_installs_an_app_from_the_browser() {
     browser.click("#install button").await.unwrap();
     let status = format!("[data-app='{name}'] [data-field='status']");
     let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    // The install goes on in the background; the form returns to the home.
+    while !browser.current_url_lossy().await.ends_with("/home") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the form did not return"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let url_before = browser.current_url_lossy().await;
     loop {
         // No reload here: the status changes through server-sent events.
@@ -164,12 +187,23 @@ async fn the_owner_creates_the_admin_and_installs_an_app_from_the_browser() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(open, format!("http://{name}.localhost:{}/", b.ports.listen));
-    browser.goto(&open).await.unwrap();
+    let app_url = format!("http://{name}.localhost:{}/", b.ports.listen);
+    let handoff: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("next", &app_url)
+        .finish();
+    assert_eq!(open, format!("/.berth/handoff?{handoff}"));
     browser
-        .wait_for_text("hello from busybox", Duration::from_secs(60))
+        .click(&format!("[data-app='{name}'] h3 a"))
         .await
         .unwrap();
+    if let Err(e) = browser
+        .wait_for_text("hello from busybox", Duration::from_secs(20))
+        .await
+    {
+        let log = b.log();
+        let tail: Vec<&str> = log.lines().rev().take(60).collect();
+        panic!("{e}\n{}", tail.join("\n"));
+    }
 
     browser
         .goto(&format!("{}/home/terminals", base(&b)))

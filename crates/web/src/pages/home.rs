@@ -44,6 +44,9 @@ struct AppTile {
     error: String,
     installed: When,
     url: String,
+    /// Through the core's hand-off, which carries this browser's terminal
+    /// cookie to the app's host (Chromium keeps it on the bare domain).
+    open: String,
 }
 
 /// One line of a refused app.json: where, and what is wrong there.
@@ -80,8 +83,10 @@ fn app_url(web: &Web, headers: &HeaderMap, app: &str) -> String {
 }
 
 fn tile(web: &Web, headers: &HeaderMap, a: AppView) -> AppTile {
+    let url = app_url(web, headers, &a.name);
     AppTile {
-        url: app_url(web, headers, &a.name),
+        open: format!("/.berth/handoff?next={}", crate::format::query_value(&url)),
+        url,
         running: a.status == "running",
         installed: chrono::DateTime::parse_from_rfc3339(&a.installed_at)
             .map(|t| When::new(t.with_timezone(&chrono::Utc)))
