@@ -66,31 +66,42 @@ impl Store {
         idle: chrono::Duration,
     ) -> Result<Option<WebSession>, StoreError> {
         let hash = token_hash(id);
-        let row: Option<(i64, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
-            "UPDATE web_sessions SET last_seen = now(), expires_at = now() + $2 \
-             WHERE id_hash = $1 AND expires_at > now() \
-             RETURNING user_id, created_at, expires_at",
-        )
-        .bind(&hash)
-        .bind(idle)
-        .fetch_optional(self.pool())
-        .await?;
-        let Some((user_id, created_at, expires_at)) = row else {
+        let sql = format!(
+            "SELECT s.created_at AS session_created, s.expires_at, s.last_seen, {USER_COLUMNS} \
+             FROM web_sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.id_hash = $1 AND s.expires_at > now()"
+        );
+        let row: Option<SessionRow> = sqlx::query_as(&sql)
+            .bind(&hash)
+            .fetch_optional(self.pool())
+            .await?;
+        let Some(row) = row else {
             sqlx::query("DELETE FROM web_sessions WHERE id_hash = $1 OR expires_at <= now()")
                 .bind(&hash)
                 .execute(self.pool())
                 .await?;
             return Ok(None);
         };
-        Ok(self
-            .user(user_id)
+        // The idle expiry moves at most once a minute: a page view is then
+        // a read, not a write.
+        let mut expires_at = row.expires_at;
+        if Utc::now() - row.last_seen > chrono::Duration::minutes(1) {
+            expires_at = sqlx::query_scalar(
+                "UPDATE web_sessions SET last_seen = now(), expires_at = now() + $2 \
+                 WHERE id_hash = $1 RETURNING expires_at",
+            )
+            .bind(&hash)
+            .bind(idle)
+            .fetch_optional(self.pool())
             .await?
-            .filter(|u| u.enabled && !u.bot && !u.service)
-            .map(|user| WebSession {
-                user,
-                created_at,
-                expires_at,
-            }))
+            .unwrap_or(expires_at);
+        }
+        let user = row.user;
+        Ok((user.enabled && !user.bot && !user.service).then_some(WebSession {
+            user,
+            created_at: row.session_created,
+            expires_at,
+        }))
     }
 
     /// Logs a session out; true if it existed.
@@ -196,17 +207,22 @@ impl Store {
         offset: i64,
         limit: i64,
     ) -> Result<(Vec<TagGroup>, i64), StoreError> {
+        // The page of digests first, then the details of those alone.
         let groups = sqlx::query_as(
-            "SELECT g.digest, array_agg(g.name ORDER BY g.name) AS tags, max(g.size) AS size, \
+            "WITH page AS ( \
+               SELECT digest, max(COALESCE(pushed_at, updated_at)) AS pushed_at FROM tags \
+               WHERE repository_id = $1 GROUP BY digest \
+               ORDER BY pushed_at DESC, digest OFFSET $2 LIMIT $3) \
+             SELECT p.digest, array_agg(g.name ORDER BY g.name) AS tags, max(g.size) AS size, \
                max(g.media_type) AS media_type, \
-               COALESCE((SELECT p.platforms FROM tags p WHERE p.repository_id = $1 \
-                  AND p.digest = g.digest LIMIT 1), '{}') AS platforms, \
-               max(COALESCE(g.pushed_at, g.updated_at)) AS pushed_at, \
+               COALESCE((SELECT x.platforms FROM tags x WHERE x.repository_id = $1 \
+                  AND x.digest = p.digest LIMIT 1), '{}') AS platforms, \
+               p.pushed_at, \
                (array_agg(u.username ORDER BY COALESCE(g.pushed_at, g.updated_at) DESC) \
                   FILTER (WHERE u.username IS NOT NULL))[1] AS pushed_by \
-             FROM tags g LEFT JOIN users u ON u.id = g.author_id \
-             WHERE g.repository_id = $1 GROUP BY g.digest \
-             ORDER BY pushed_at DESC, g.digest OFFSET $2 LIMIT $3",
+             FROM page p JOIN tags g ON g.repository_id = $1 AND g.digest = p.digest \
+             LEFT JOIN users u ON u.id = g.author_id \
+             GROUP BY p.digest, p.pushed_at ORDER BY p.pushed_at DESC, p.digest",
         )
         .bind(repository_id)
         .bind(offset)
@@ -220,6 +236,15 @@ impl Store {
                 .await?;
         Ok((groups, total))
     }
+}
+
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    session_created: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    last_seen: DateTime<Utc>,
+    #[sqlx(flatten)]
+    user: User,
 }
 
 #[derive(sqlx::FromRow)]

@@ -76,6 +76,12 @@ pub(crate) fn size(bytes: Option<i64>) -> String {
 /// Rows per page of every list.
 pub(crate) const PER_PAGE: i64 = 30;
 
+/// Where page `page` (1-based, as asked) starts; a page past the end is
+/// empty, and the pager built from the total then offers the last one.
+pub(crate) fn offset(page: Option<i64>) -> i64 {
+    (page.unwrap_or(1).clamp(1, 1_000_000) - 1) * PER_PAGE
+}
+
 /// One page of a list: where it starts and the links around it.
 #[derive(Debug, Clone)]
 pub(crate) struct Pager {

@@ -262,10 +262,9 @@ pub(super) async fn show(
     Query(q): Query<ListQuery>,
 ) -> PageResult {
     let (n, t) = load(&web, &v, &raw).await?;
-    let offset = (q.page.unwrap_or(1).max(1) - 1) * PER_PAGE;
     let (repos, total) = web
         .store()
-        .repositories_page(&[n.id], "", offset, PER_PAGE)
+        .repositories_page(&[n.id], "", crate::format::offset(q.page), PER_PAGE)
         .await?;
     let pager = Pager::new(q.page, total, format!("/namespaces/{}?", n.id));
     let member = match &v.user {

@@ -14,7 +14,7 @@ use berth_store::{Repository, TagGroup};
 use super::namespaces::{readable_namespaces, NamespaceRow};
 use super::{page, Layout, ListQuery, PageResult};
 use crate::error::WebError;
-use crate::format::{query_value, size, Pager, When, PER_PAGE};
+use crate::format::{offset, query_value, size, Pager, When, PER_PAGE};
 use crate::visitor::Visitor;
 use crate::Web;
 
@@ -96,12 +96,11 @@ pub(super) async fn explore(
         .map(|n| n.id)
         .collect();
     let text = q.q.clone().unwrap_or_default();
-    let total = web.store().repositories_page(&ids, &text, 0, 0).await?.1;
-    let pager = Pager::new(q.page, total, format!("/explore?q={}&", query_value(&text)));
-    let (repos, _) = web
+    let (repos, total) = web
         .store()
-        .repositories_page(&ids, &text, pager.offset(), PER_PAGE)
+        .repositories_page(&ids, &text, offset(q.page), PER_PAGE)
         .await?;
+    let pager = Pager::new(q.page, total, format!("/explore?q={}&", query_value(&text)));
     page(&Explore {
         l: Layout::new(&v, "Explore", "explore"),
         q: text,
@@ -155,12 +154,11 @@ pub(super) async fn search(
         .filter(|n| !needle.is_empty() && n.name.to_lowercase().contains(&needle))
         .take(20)
         .collect();
-    let total = web.store().repositories_page(&ids, &text, 0, 0).await?.1;
-    let pager = Pager::new(q.page, total, format!("/search?q={}&", query_value(&text)));
-    let (repos, _) = web
+    let (repos, total) = web
         .store()
-        .repositories_page(&ids, &text, pager.offset(), PER_PAGE)
+        .repositories_page(&ids, &text, offset(q.page), PER_PAGE)
         .await?;
+    let pager = Pager::new(q.page, total, format!("/search?q={}&", query_value(&text)));
     page(&Search {
         l: Layout::new(&v, "Search", "search"),
         q: text,
@@ -220,12 +218,11 @@ pub(super) async fn repository(
     }
     let full = full_name(&r);
     let host = registry_host(&web).await?;
-    let total = web.store().tag_groups_page(r.id, 0, 0).await?.1;
-    let pager = Pager::new(q.page, total, format!("/r/{full}?"));
-    let (groups, _) = web
+    let (groups, total) = web
         .store()
-        .tag_groups_page(r.id, pager.offset(), PER_PAGE)
+        .tag_groups_page(r.id, offset(q.page), PER_PAGE)
         .await?;
+    let pager = Pager::new(q.page, total, format!("/r/{full}?"));
     let groups = groups
         .into_iter()
         .map(|g| group_row(g, &host, &full))
