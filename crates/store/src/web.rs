@@ -97,11 +97,13 @@ impl Store {
             .unwrap_or(expires_at);
         }
         let user = row.user;
-        Ok((user.enabled && !user.bot && !user.service).then_some(WebSession {
-            user,
-            created_at: row.session_created,
-            expires_at,
-        }))
+        Ok(
+            (user.enabled && !user.bot && !user.service).then_some(WebSession {
+                user,
+                created_at: row.session_created,
+                expires_at,
+            }),
+        )
     }
 
     /// Logs a session out; true if it existed.

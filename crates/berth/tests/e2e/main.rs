@@ -20,6 +20,7 @@ mod route_guards;
 mod surface;
 mod sync;
 mod token_endpoint;
+mod web_accounts;
 mod web_home;
 mod web_registry;
 mod web_session;

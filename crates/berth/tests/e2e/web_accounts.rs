@@ -1,0 +1,179 @@
+//! Accounts through the web UI: admins create, disable and promote users
+//! and see who is locked out; nobody else may (not offered, refused if
+//! forged); the identity tokens `docker login` leaves are listed and
+//! revocable by their owner only.
+
+use crate::common::bin;
+use crate::docker_cli::{assert_ok, DockerClient};
+use crate::portus::Api;
+use crate::web_support::WebClient;
+use berth_test_support::Berth;
+
+#[tokio::test]
+async fn admins_manage_users_and_others_are_refused() {
+    let b = Berth::start(&bin()).await.unwrap();
+    let api = Api::new(&b);
+    api.bootstrap().await;
+    let mut admin = WebClient::new(&b);
+    admin.sign_in("admin", "admin-password").await;
+    let token = admin.csrf("/users").await;
+    let made = admin
+        .post(
+            "/users",
+            &[
+                ("_csrf", &token),
+                ("username", "ivy"),
+                ("email", "ivy@example.org"),
+                ("password", "ivy-password"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(
+        (made.status, made.location.as_str()),
+        (303, "/users"),
+        "{}",
+        made.body
+    );
+    let bad = admin
+        .post(
+            "/users",
+            &[
+                ("_csrf", &token),
+                ("username", "Bad Name"),
+                ("email", "x@y"),
+                ("password", "long-enough"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.body.contains("Username:"), "{}", bad.body);
+
+    // ivy is no admin: the page and its forms are refused.
+    let mut ivy = WebClient::new(&b);
+    ivy.sign_in("ivy", "ivy-password").await;
+    assert!(!ivy.get("/").await.body.contains("href=\"/users\""));
+    assert_eq!(ivy.get("/users").await.status, 403);
+    let own = ivy.csrf("/tokens").await;
+    let forged = ivy
+        .post(
+            "/users",
+            &[
+                ("_csrf", &own),
+                ("username", "mallory"),
+                ("email", "m@example.org"),
+                ("password", "mallory-pw"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+    let ivy_id = api
+        .call(
+            &crate::portus::Auth::Password {
+                user: "admin".into(),
+                password: "admin-password".into(),
+            },
+            reqwest::Method::GET,
+            "/api/v1/users/ivy@example.org",
+            None,
+        )
+        .await
+        .1["id"]
+        .as_i64()
+        .unwrap();
+    let promote = ivy
+        .post(
+            &format!("/users/{ivy_id}/admin"),
+            &[("_csrf", &own), ("admin", "true")],
+            &[],
+        )
+        .await;
+    assert_eq!(promote.status, 403);
+
+    // Disabling ends ivy's session at once.
+    let off = admin
+        .post(
+            &format!("/users/{ivy_id}/enabled"),
+            &[("_csrf", &token), ("enabled", "false")],
+            &[],
+        )
+        .await;
+    assert_eq!(off.status, 303, "{}", off.body);
+    let after = ivy.get("/tokens").await;
+    assert_eq!((after.status, after.location.as_str()), (303, "/sign-in"));
+    let page = admin.get("/users").await.body;
+    assert!(page.contains("disabled"), "{page}");
+
+    // Ten wrong passwords lock an account, and the admin sees it.
+    api.create_user(
+        &crate::portus::Auth::Password {
+            user: "admin".into(),
+            password: "admin-password".into(),
+        },
+        "jack",
+        false,
+    )
+    .await;
+    for _ in 0..10 {
+        let _ = reqwest::Client::new()
+            .get(b.url("/v2/token?service=berth-registry"))
+            .basic_auth("jack", Some("wrong"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let page = admin.get("/users").await.body;
+    assert!(page.contains("locked out"), "{page}");
+}
+
+#[tokio::test]
+async fn docker_logins_are_listed_and_revocable_by_their_owner_only() {
+    let b = Berth::start(&bin()).await.unwrap();
+    let api = Api::new(&b);
+    let admin = api.bootstrap().await;
+    let kim = api.create_user(&admin, "kim", false).await;
+    api.create_user(&admin, "lee", false).await;
+    let docker = DockerClient::new(&b);
+    assert_ok(&docker.login("kim", &kim.password));
+    assert!(
+        docker.config_json().contains("identitytoken"),
+        "{}",
+        docker.config_json()
+    );
+
+    let mut k = WebClient::new(&b);
+    k.sign_in("kim", &kim.password).await;
+    let page = k.get("/tokens").await.body;
+    let marker = "action=\"/tokens/refresh/";
+    let start = page.find(marker).unwrap_or_else(|| panic!("{page}")) + marker.len();
+    let id: String = page[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+
+    let mut l = WebClient::new(&b);
+    l.sign_in("lee", "lee-password").await;
+    let lee_token = l.csrf("/tokens").await;
+    let theirs = l
+        .post(
+            &format!("/tokens/refresh/{id}/revoke"),
+            &[("_csrf", &lee_token)],
+            &[],
+        )
+        .await;
+    assert_eq!(theirs.status, 404);
+    assert!(!k.get("/tokens").await.body.contains("revoked"));
+
+    let token = k.csrf("/tokens").await;
+    let mine = k
+        .post(
+            &format!("/tokens/refresh/{id}/revoke"),
+            &[("_csrf", &token)],
+            &[],
+        )
+        .await;
+    assert_eq!(mine.status, 303);
+    assert!(k.get("/tokens").await.body.contains("revoked"));
+}
