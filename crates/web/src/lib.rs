@@ -15,6 +15,7 @@ mod csrf;
 mod error;
 mod format;
 mod limiter;
+mod markdown;
 mod pages;
 mod visitor;
 

@@ -265,9 +265,48 @@ async fn script_payloads_in_a_team_name_and_a_description_never_run() {
         .await;
     assert_eq!(s, 200);
 
+    store_of(&b)
+        .await
+        .upsert_repository(ns, "app")
+        .await
+        .unwrap();
+
     let browser = Browser::start(1440).await.unwrap();
     sign_in(&browser, &b, "hal", &hal.password).await;
+    // A Markdown description with script, a handler and a script URL.
+    browser
+        .goto(&format!("{}/r/xss/app", base(&b)))
+        .await
+        .unwrap();
+    let markdown = "**bold** <script>window.__xss=3</script> [click](javascript:window.__xss=4)";
+    browser.fill("#description-md", markdown).await.unwrap();
+    browser
+        .click("#repository-description button")
+        .await
+        .unwrap();
+    browser
+        .wait_for_text("bold", Duration::from_secs(10))
+        .await
+        .unwrap();
+    let strong = browser
+        .find("#description strong")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(strong, "bold");
+    let href = browser
+        .find("#description a")
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap();
+    assert_eq!(href.as_deref(), Some("#"));
+    browser.click("#description a").await.unwrap();
     for path in [
+        "/r/xss/app".to_owned(),
         format!("/teams/{team}"),
         "/teams".to_owned(),
         format!("/namespaces/{ns}"),

@@ -26,7 +26,10 @@ pub(crate) fn routes() -> Router<Web> {
         .route("/", get(registry::index))
         .route("/explore", get(registry::explore))
         .route("/search", get(registry::search))
-        .route("/r/{*name}", get(registry::repository))
+        .route(
+            "/r/{*name}",
+            get(registry::repository).post(registry::update_description),
+        )
         .route("/sign-in", get(auth::form).post(auth::sign_in))
         .route("/sign-out", post(auth::sign_out))
         .route(

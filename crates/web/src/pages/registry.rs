@@ -187,6 +187,10 @@ struct RepositoryPage {
     namespace_id: i64,
     namespace: String,
     description: String,
+    /// The description as sanitized HTML.
+    description_html: String,
+    can_edit: bool,
+    csrf_path: String,
     groups: Vec<GroupRow>,
     pager: Pager,
     pull: String,
@@ -232,10 +236,50 @@ pub(super) async fn repository(
         pull: format!("docker pull {host}/{full}"),
         namespace_id: n.id,
         namespace: n.name.clone().unwrap_or_else(|| "(global)".to_owned()),
+        description_html: crate::markdown::render(r.description.as_deref().unwrap_or("")),
         description: r.description.clone().unwrap_or_default(),
+        can_edit: v.allows(&web, ApiGrant::Push, target),
+        csrf_path: format!("/r/{full}"),
         groups,
         pager,
     })
+}
+
+/// Changes a repository's description; whoever may push to it may (the
+/// API's grant for `PUT /api/v1/repositories/{id}`).
+pub(super) async fn update_description(
+    State(web): State<Web>,
+    Path(name): Path<String>,
+    form: crate::csrf::Posted,
+) -> PageResult {
+    let v = &form.visitor;
+    let (ns, repo) = match name.split_once('/') {
+        Some((ns, repo)) => (Some(ns), repo),
+        None => (None, name.as_str()),
+    };
+    let r = web
+        .store()
+        .repository_by_name(ns, repo)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let n = web
+        .store()
+        .namespace(r.namespace_id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let target = super::namespaces::target(&web, v, &n).await?;
+    if !v.allows(&web, ApiGrant::Pull, target) {
+        return Err(WebError::NotFound);
+    }
+    v.require(&web, ApiGrant::Push, target)?;
+    let description = form.raw("description");
+    if description.len() > 20_000 {
+        return Err(WebError::BadForm);
+    }
+    web.store()
+        .update_repository_description(r.id, description)
+        .await?;
+    super::redirect(&format!("/r/{}", full_name(&r)))
 }
 
 fn group_row(g: TagGroup, host: &str, full: &str) -> GroupRow {
