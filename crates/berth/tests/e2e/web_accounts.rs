@@ -177,3 +177,117 @@ async fn docker_logins_are_listed_and_revocable_by_their_owner_only() {
     assert_eq!(mine.status, 303);
     assert!(k.get("/tokens").await.body.contains("revoked"));
 }
+
+#[tokio::test]
+async fn stars_and_comments_follow_read_access() {
+    let b = Berth::start(&bin()).await.unwrap();
+    let api = Api::new(&b);
+    let admin = api.bootstrap().await;
+    let mia = api.create_user(&admin, "mia", false).await;
+    let ned = api.create_user(&admin, "ned", false).await;
+    let repo_ns = api
+        .call(
+            &mia.auth(),
+            reqwest::Method::GET,
+            "/api/v1/namespaces",
+            None,
+        )
+        .await
+        .1
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "mia")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    crate::web_support::store_of(&b)
+        .await
+        .upsert_repository(repo_ns, "notes")
+        .await
+        .unwrap();
+
+    let mut m = WebClient::new(&b);
+    m.sign_in("mia", &mia.password).await;
+    let token = m.csrf("/r/mia/notes").await;
+    let star = m
+        .post(
+            "/star/mia/notes",
+            &[("_csrf", &token), ("starred", "true")],
+            &[],
+        )
+        .await;
+    assert_eq!(star.status, 303);
+    let said = m
+        .post(
+            "/comments/mia/notes",
+            &[("_csrf", &token), ("body", "first!")],
+            &[],
+        )
+        .await;
+    assert_eq!(said.status, 303);
+    let page = m.get("/r/mia/notes").await.body;
+    assert!(
+        page.contains("<span id=\"stars\">1</span>") && page.contains("first!"),
+        "{page}"
+    );
+
+    // ned may not read mia's private namespace: nothing to star or say there.
+    let mut n = WebClient::new(&b);
+    n.sign_in("ned", &ned.password).await;
+    let theirs = n.csrf("/tokens").await;
+    assert_eq!(n.get("/r/mia/notes").await.status, 404);
+    let s = n
+        .post(
+            "/star/mia/notes",
+            &[("_csrf", &theirs), ("starred", "true")],
+            &[],
+        )
+        .await;
+    assert_eq!(s.status, 404);
+    let c = n
+        .post(
+            "/comments/mia/notes",
+            &[("_csrf", &theirs), ("body", "hi")],
+            &[],
+        )
+        .await;
+    assert_eq!(c.status, 404);
+    let marker = "action=\"/comment-delete/";
+    let start = page.find(marker).unwrap() + marker.len();
+    let comment: String = page[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    let d = n
+        .post(
+            &format!("/comment-delete/{comment}"),
+            &[("_csrf", &theirs)],
+            &[],
+        )
+        .await;
+    assert_eq!(d.status, 404);
+    // Made public, ned reads and comments, but still cannot delete mia's comment.
+    assert_eq!(
+        api.set_visibility(&mia.auth(), repo_ns, "public").await,
+        200
+    );
+    assert_eq!(n.get("/r/mia/notes").await.status, 200);
+    let d = n
+        .post(
+            &format!("/comment-delete/{comment}"),
+            &[("_csrf", &theirs)],
+            &[],
+        )
+        .await;
+    assert_eq!(d.status, 403);
+    let mine = m
+        .post(
+            &format!("/comment-delete/{comment}"),
+            &[("_csrf", &token)],
+            &[],
+        )
+        .await;
+    assert_eq!(mine.status, 303);
+    assert!(!m.get("/r/mia/notes").await.body.contains("first!"));
+}

@@ -113,8 +113,14 @@ async fn the_owner_creates_the_admin_and_installs_an_app_from_the_browser() {
         .await
         .unwrap();
     shot(&browser, "users").await;
-    browser.goto(&format!("{}/home/identity", base(&b))).await.unwrap();
-    browser.wait_for_text("Peers", Duration::from_secs(10)).await.unwrap();
+    browser
+        .goto(&format!("{}/home/identity", base(&b)))
+        .await
+        .unwrap();
+    browser
+        .wait_for_text("Peers", Duration::from_secs(10))
+        .await
+        .unwrap();
     shot(&browser, "identity").await;
 
     browser.goto(&format!("{}/home", base(&b))).await.unwrap();

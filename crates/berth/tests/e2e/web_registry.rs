@@ -305,6 +305,23 @@ async fn script_payloads_in_a_team_name_and_a_description_never_run() {
         .unwrap();
     assert_eq!(href.as_deref(), Some("#"));
     browser.click("#description a").await.unwrap();
+    // And a comment carrying a payload.
+    browser
+        .goto(&format!("{}/r/xss/app", base(&b)))
+        .await
+        .unwrap();
+    browser
+        .fill(
+            "#comment-body",
+            "<script>window.__xss=5;document.title='pwned'</script>",
+        )
+        .await
+        .unwrap();
+    browser.click("#new-comment button").await.unwrap();
+    browser
+        .wait_for_text("Delete comment", Duration::from_secs(10))
+        .await
+        .unwrap();
     for path in [
         "/r/xss/app".to_owned(),
         format!("/teams/{team}"),

@@ -7,6 +7,7 @@ mod home;
 mod namespaces;
 mod owner;
 mod registry;
+mod social;
 mod teams;
 
 use askama::Template;
@@ -30,6 +31,9 @@ pub(crate) fn routes() -> Router<Web> {
             "/r/{*name}",
             get(registry::repository).post(registry::update_description),
         )
+        .route("/star/{*name}", post(social::star))
+        .route("/comments/{*name}", post(social::comment))
+        .route("/comment-delete/{id}", post(social::delete_comment))
         .route("/sign-in", get(auth::form).post(auth::sign_in))
         .route("/sign-out", post(auth::sign_out))
         .route(

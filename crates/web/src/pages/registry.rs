@@ -8,8 +8,8 @@
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::Extension;
-use berth_authz::portus_api::ApiGrant;
-use berth_store::{Repository, TagGroup};
+use berth_authz::portus_api::{ApiGrant, ApiTarget};
+use berth_store::{Namespace, Repository, TagGroup};
 
 use super::namespaces::{readable_namespaces, NamespaceRow};
 use super::{page, Layout, ListQuery, PageResult};
@@ -191,6 +191,7 @@ struct RepositoryPage {
     description_html: String,
     can_edit: bool,
     csrf_path: String,
+    social: super::social::Social,
     groups: Vec<GroupRow>,
     pager: Pager,
     pull: String,
@@ -202,24 +203,7 @@ pub(super) async fn repository(
     Path(name): Path<String>,
     Query(q): Query<ListQuery>,
 ) -> PageResult {
-    let (ns, repo) = match name.split_once('/') {
-        Some((ns, repo)) => (Some(ns), repo),
-        None => (None, name.as_str()),
-    };
-    let r = web
-        .store()
-        .repository_by_name(ns, repo)
-        .await?
-        .ok_or(WebError::NotFound)?;
-    let n = web
-        .store()
-        .namespace(r.namespace_id)
-        .await?
-        .ok_or(WebError::NotFound)?;
-    let target = super::namespaces::target(&web, &v, &n).await?;
-    if !v.allows(&web, ApiGrant::Pull, target) {
-        return Err(WebError::NotFound);
-    }
+    let (r, n, target) = readable_repository(&web, &v, &name).await?;
     let full = full_name(&r);
     let host = registry_host(&web).await?;
     let (groups, total) = web
@@ -240,22 +224,23 @@ pub(super) async fn repository(
         description: r.description.clone().unwrap_or_default(),
         can_edit: v.allows(&web, ApiGrant::Push, target),
         csrf_path: format!("/r/{full}"),
+        social: super::social::Social::of(&web, &v, &r, &full).await?,
         groups,
         pager,
     })
 }
 
-/// Changes a repository's description; whoever may push to it may (the
-/// API's grant for `PUT /api/v1/repositories/{id}`).
-pub(super) async fn update_description(
-    State(web): State<Web>,
-    Path(name): Path<String>,
-    form: crate::csrf::Posted,
-) -> PageResult {
-    let v = &form.visitor;
+/// The repository `name` (`ns/repo`, or `repo` in the global namespace)
+/// with its namespace and the visitor's policy target, if the visitor may
+/// pull from it; a 404 otherwise, as if it did not exist.
+pub(crate) async fn readable_repository(
+    web: &Web,
+    v: &Visitor,
+    name: &str,
+) -> Result<(Repository, Namespace, ApiTarget), WebError> {
     let (ns, repo) = match name.split_once('/') {
         Some((ns, repo)) => (Some(ns), repo),
-        None => (None, name.as_str()),
+        None => (None, name),
     };
     let r = web
         .store()
@@ -267,10 +252,22 @@ pub(super) async fn update_description(
         .namespace(r.namespace_id)
         .await?
         .ok_or(WebError::NotFound)?;
-    let target = super::namespaces::target(&web, v, &n).await?;
-    if !v.allows(&web, ApiGrant::Pull, target) {
+    let target = super::namespaces::target(web, v, &n).await?;
+    if !v.allows(web, ApiGrant::Pull, target) {
         return Err(WebError::NotFound);
     }
+    Ok((r, n, target))
+}
+
+/// Changes a repository's description; whoever may push to it may (the
+/// API's grant for `PUT /api/v1/repositories/{id}`).
+pub(super) async fn update_description(
+    State(web): State<Web>,
+    Path(name): Path<String>,
+    form: crate::csrf::Posted,
+) -> PageResult {
+    let v = &form.visitor;
+    let (r, _, target) = readable_repository(&web, v, &name).await?;
     v.require(&web, ApiGrant::Push, target)?;
     let description = form.raw("description");
     if description.len() > 20_000 {
