@@ -343,7 +343,8 @@ impl Store {
                 .fetch_one(self.pool())
                 .await?;
         let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
-        let attempts: Vec<(i64, DateTime<Utc>, Option<i32>, Option<String>, i64)> = sqlx::query_as(
+        type AttemptRow = (i64, DateTime<Utc>, Option<i32>, Option<String>, i64);
+        let attempts: Vec<AttemptRow> = sqlx::query_as(
             "SELECT delivery_id, attempted_at, status_code, error, duration_ms FROM webhook_attempts \
              WHERE delivery_id = ANY($1) ORDER BY id",
         )

@@ -144,7 +144,12 @@ async fn a_push_is_audited_and_delivered_to_a_webhook_that_fails_twice() {
     let alice = api.create_user(&admin, "alice", false).await;
     let bob = api.create_user(&admin, "bob", false).await;
     let (_, me) = api
-        .call(&admin, Method::GET, &format!("/api/v1/users/{}", alice.id), None)
+        .call(
+            &admin,
+            Method::GET,
+            &format!("/api/v1/users/{}", alice.id),
+            None,
+        )
         .await;
     let ns = me["namespace_id"].as_i64().unwrap();
     let hooks = format!("/api/v1/namespaces/{ns}/webhooks");
@@ -159,7 +164,12 @@ async fn a_push_is_audited_and_delivered_to_a_webhook_that_fails_twice() {
     let (s, v) = api.call(&bob.auth(), Method::GET, &hooks, None).await;
     assert_eq!(s, 403, "{v}");
     let (s, v) = api
-        .call(&alice.auth(), Method::POST, &hooks, Some(json!({"webhook": {"url": "ftp://x"}})))
+        .call(
+            &alice.auth(),
+            Method::POST,
+            &hooks,
+            Some(json!({"webhook": {"url": "ftp://x"}})),
+        )
         .await;
     assert_eq!(s, 422, "{v}");
     assert!(v["message"]["url"].is_array(), "{v}");
@@ -186,7 +196,11 @@ async fn a_push_is_audited_and_delivered_to_a_webhook_that_fails_twice() {
         let sig = r.header("x-berth-signature-256").unwrap();
         assert!(verify_signature(&secret, &r.body, sig), "{r:?}");
         assert!(!verify_signature("wrong-secret-wrong-secret", &r.body, sig));
-        assert!(r.header("x-berth-timestamp").unwrap().parse::<i64>().is_ok());
+        assert!(r
+            .header("x-berth-timestamp")
+            .unwrap()
+            .parse::<i64>()
+            .is_ok());
     }
     let event: Value = serde_json::from_slice(&delivered.body).unwrap();
     assert_eq!(event["event"], "push", "{event}");
@@ -246,7 +260,10 @@ async fn a_push_is_audited_and_delivered_to_a_webhook_that_fails_twice() {
         let (s, v) = api.call(&alice.auth(), Method::GET, path, None).await;
         assert_eq!(s, 200, "{v}");
         assert!(!v.to_string().contains(&secret), "{path}: {v}");
-        assert!(v.get("secret").is_none() && v[0].get("secret").is_none(), "{v}");
+        assert!(
+            v.get("secret").is_none() && v[0].get("secret").is_none(),
+            "{v}"
+        );
     }
     let rows = berth_sql(&b, "SELECT row_to_json(w)::text FROM webhooks w");
     assert!(!rows.is_empty());
@@ -288,8 +305,9 @@ async fn a_push_is_audited_and_delivered_to_a_webhook_that_fails_twice() {
     let csv = csv.as_str().unwrap().to_owned();
     assert!(csv.starts_with("id,created_at,"), "{csv}");
     assert!(
-        csv.lines()
-            .any(|l| l.contains("repository.push") && l.contains(",alice,") && l.contains("alice/web")),
+        csv.lines().any(|l| l.contains("repository.push")
+            && l.contains(",alice,")
+            && l.contains("alice/web")),
         "{csv}"
     );
     // The same export through content negotiation.
@@ -311,7 +329,12 @@ async fn a_push_is_audited_and_delivered_to_a_webhook_that_fails_twice() {
     assert_eq!(s, 200, "{v}");
     assert_eq!(v, json!([]), "bob sees alice's push");
     let (_, v) = api
-        .call(&bob.auth(), Method::GET, "/api/v1/activities?namespace=alice", None)
+        .call(
+            &bob.auth(),
+            Method::GET,
+            "/api/v1/activities?namespace=alice",
+            None,
+        )
         .await;
     assert_eq!(v, json!([]));
     let (_, csv) = api
@@ -335,7 +358,11 @@ async fn a_push_is_audited_and_delivered_to_a_webhook_that_fails_twice() {
             None,
         )
         .await;
-    assert_eq!(v[0]["detail"], json!({"from": "private", "to": "public"}), "{v}");
+    assert_eq!(
+        v[0]["detail"],
+        json!({"from": "private", "to": "public"}),
+        "{v}"
+    );
     assert_eq!(v[0]["actor"]["name"], "alice");
     assert_eq!(v[0]["addr"], "127.0.0.1");
 }
@@ -359,7 +386,11 @@ async fn pulls_are_aggregated_per_user_repository_and_day() {
         |v| v[0]["count"].as_i64() >= Some(3),
     )
     .await;
-    assert_eq!(v.as_array().map(Vec::len), Some(1), "one row, not one per pull: {v}");
+    assert_eq!(
+        v.as_array().map(Vec::len),
+        Some(1),
+        "one row, not one per pull: {v}"
+    );
     assert_eq!(v[0]["repository"], "alice/pulled");
     assert_eq!(v[0]["actor"]["name"], "alice");
 
@@ -376,7 +407,12 @@ async fn pulls_are_aggregated_per_user_repository_and_day() {
     let team = api.create_team(&alice.auth(), "crew").await;
     api.add_member(&alice.auth(), team, "admin", "viewer").await;
     let (_, v) = api
-        .call(&alice.auth(), Method::GET, "/api/v1/activities?user=alice&per_page=50", None)
+        .call(
+            &alice.auth(),
+            Method::GET,
+            "/api/v1/activities?user=alice&per_page=50",
+            None,
+        )
         .await;
     let actions: Vec<&str> = v
         .as_array()
@@ -388,13 +424,23 @@ async fn pulls_are_aggregated_per_user_repository_and_day() {
         assert!(actions.contains(&want), "{want} missing from {actions:?}");
     }
     let (_, v) = api
-        .call(&admin, Method::GET, "/api/v1/activities?action=user.create", None)
+        .call(
+            &admin,
+            Method::GET,
+            "/api/v1/activities?action=user.create",
+            None,
+        )
         .await;
     assert_eq!(v[0]["target"], "alice", "{v}");
     assert_eq!(v[0]["actor"]["name"], "admin");
     // Bad filters are refused, naming the parameter.
     let (s, v) = api
-        .call(&alice.auth(), Method::GET, "/api/v1/activities?since=yesterday", None)
+        .call(
+            &alice.auth(),
+            Method::GET,
+            "/api/v1/activities?since=yesterday",
+            None,
+        )
         .await;
     assert_eq!(s, 400);
     assert!(v["message"].as_str().unwrap().starts_with("since"), "{v}");
