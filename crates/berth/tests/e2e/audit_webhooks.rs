@@ -365,6 +365,55 @@ async fn a_push_is_audited_and_delivered_to_a_webhook_that_fails_twice() {
     );
     assert_eq!(v[0]["actor"]["name"], "alice");
     assert_eq!(v[0]["addr"], "127.0.0.1");
+
+    // A manifest delete fires the webhook too. (The API removed the tag
+    // rows before the registry's event came back, so `tags`, the tags the
+    // event itself removed, may be empty; the digest names what went.)
+    let (_, repos) = api
+        .call(&alice.auth(), Method::GET, "/api/v1/repositories", None)
+        .await;
+    let repo = repos
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["full_name"] == "alice/web")
+        .map(|r| r["id"].clone())
+        .unwrap();
+    let (_, tags) = api
+        .call(
+            &alice.auth(),
+            Method::GET,
+            &format!("/api/v1/repositories/{repo}/tags"),
+            None,
+        )
+        .await;
+    let (s, v) = api
+        .call(
+            &alice.auth(),
+            Method::DELETE,
+            &format!("/api/v1/tags/{}", tags[0]["id"]),
+            None,
+        )
+        .await;
+    assert_eq!(s, 204, "{v}");
+    let all = wait_for_requests(&got, 5).await;
+    let deleted: Value = serde_json::from_slice(&all[4].body).unwrap();
+    assert_eq!(deleted["event"], "delete", "{deleted}");
+    assert_eq!(deleted["repository"], "alice/web");
+    assert!(deleted["tags"].is_array(), "{deleted}");
+    assert_eq!(deleted["digest"], event["digest"]);
+    assert!(verify_signature(
+        &secret,
+        &all[4].body,
+        all[4].header("x-berth-signature-256").unwrap()
+    ));
+    wait_for(
+        &api,
+        &alice.auth(),
+        "/api/v1/activities?action=repository.delete&repository=alice/web",
+        |v| v[0]["digest"] == event["digest"],
+    )
+    .await;
 }
 
 #[tokio::test]
