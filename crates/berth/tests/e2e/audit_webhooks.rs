@@ -414,6 +414,40 @@ async fn a_push_is_audited_and_delivered_to_a_webhook_that_fails_twice() {
         |v| v[0]["digest"] == event["digest"],
     )
     .await;
+
+    // A disabled webhook hears nothing: the push after it is audited, and
+    // since the outbox is written in the same transaction, no delivery was
+    // queued by the time the activity shows.
+    let off = json!({"webhook": {"enabled": false}});
+    let (s, v) = api
+        .call(&bob.auth(), Method::PUT, &hook, Some(off.clone()))
+        .await;
+    assert_eq!(s, 403, "{v}");
+    let (s, v) = api.call(&alice.auth(), Method::PUT, &hook, Some(off)).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["enabled"], false);
+    assert!(v.get("secret").is_none(), "{v}");
+    assert_ok(&docker.push("alice/web:2"));
+    wait_for(
+        &api,
+        &alice.auth(),
+        "/api/v1/activities?action=repository.push&repository=alice/web",
+        |v| v[0]["tag"] == "2",
+    )
+    .await;
+    let (_, log) = api
+        .call(
+            &alice.auth(),
+            Method::GET,
+            &format!("{hook}/deliveries"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        log.as_array().map(Vec::len),
+        Some(2),
+        "push and delete only: {log}"
+    );
 }
 
 #[tokio::test]
