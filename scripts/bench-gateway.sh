@@ -30,12 +30,20 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The app image: busybox httpd from scratch (same as the tests').
-if ! docker image inspect berth-test/busybox:1 >/dev/null 2>&1; then
-  ctx=$work/img; mkdir -p "$ctx"; cp /bin/busybox "$ctx/"
-  printf 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox","--install","-s","/bin"]\nRUN ["/bin/mkdir","-p","/www","/tmp"]\nRUN ["/bin/sh","-c","echo hello from busybox > /www/index.html"]\nEXPOSE 8080\nCMD ["/bin/httpd","-f","-p","8080","-h","/www"]\n' >"$ctx/Dockerfile"
-  docker build -q -t berth-test/busybox:1 "$ctx" >/dev/null
-fi
+# The app image: a small static page from a multi-threaded hyper server
+# (crates/test-support/src/bin/bench-upstream.rs) FROM scratch with the
+# libraries it links. busybox httpd forks per request and would be the
+# bottleneck of every path measured.
+cargo build --release --locked -q -p berth-test-support --bin bench-upstream
+upstream=$PWD/target/release/bench-upstream
+ctx=$work/img; mkdir -p "$ctx/rootfs/bin"
+cp "$upstream" "$ctx/rootfs/bin/bench-upstream"
+for lib in $(ldd "$upstream" | grep -o '/[^ ]*'); do
+  mkdir -p "$ctx/rootfs$(dirname "$lib")"; cp "$lib" "$ctx/rootfs$lib"
+done
+printf 'FROM scratch\nCOPY rootfs/ /\nEXPOSE 8080\nCMD ["/bin/bench-upstream"]\n' >"$ctx/Dockerfile"
+image=berth-bench/upstream:$(sha256sum "$upstream" | cut -c1-12)
+docker image inspect "$image" >/dev/null 2>&1 || docker build -q -t "$image" "$ctx" >/dev/null
 
 "$bin" serve --data-dir "$work/data" --listen "127.0.0.1:$listen" --registry-listen "127.0.0.1:$reg" \
   --postgres-listen "127.0.0.1:$pg" >"$work/berth.log" 2>&1 &
@@ -45,7 +53,7 @@ token=$(cat "$work/data/owner.token")
 api() { curl -sf -H "Authorization: Bearer $token" "$@"; }
 
 api -X POST "http://127.0.0.1:$listen/protected/apps" -H 'content-type: application/json' -d "{
-  \"v\": \"4.0\", \"name\": \"$app\", \"image\": \"berth-test/busybox:1\",
+  \"v\": \"4.0\", \"name\": \"$app\", \"image\": \"$image\",
   \"entrypoints\": [{\"container_port\": 8080, \"entrypoint_port\": \"http\"}],
   \"paths\": {\"\": {\"access\": \"private\"}, \"/public\": {\"access\": \"public\"}},
   \"lifecycle\": {\"always_on\": true}}" >/dev/null

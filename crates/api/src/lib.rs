@@ -48,6 +48,7 @@ struct Inner {
     owner_token: String,
     /// Set once at start when berth runs apps (issue 3).
     apps: std::sync::OnceLock<AppsContext>,
+    webhook_sealer: Option<berth_store::sealed::SecretBox>,
 }
 
 /// The apps service, for `/protected/apps`.
@@ -69,6 +70,9 @@ pub struct ApiConfig {
     pub identities: Identities,
     /// The owner's bearer token for `/protected` (`<data-dir>/owner.token`).
     pub owner_token: String,
+    /// Seals webhook secrets (key in `<data-dir>/secrets/webhook-key`);
+    /// `None` refuses to create webhooks.
+    pub webhook_sealer: Option<berth_store::sealed::SecretBox>,
 }
 
 impl AppState {
@@ -84,6 +88,7 @@ impl AppState {
                 identities: cfg.identities,
                 owner_token: cfg.owner_token,
                 apps: std::sync::OnceLock::new(),
+                webhook_sealer: cfg.webhook_sealer,
             }),
         }
     }
@@ -102,6 +107,10 @@ impl AppState {
 
     pub fn identities(&self) -> &Identities {
         &self.inner.identities
+    }
+
+    pub(crate) fn webhook_sealer(&self) -> Option<&berth_store::sealed::SecretBox> {
+        self.inner.webhook_sealer.as_ref()
     }
 
     pub(crate) fn owner_token(&self) -> &str {

@@ -13,6 +13,7 @@
 //! - [`gateway`]: per-path access to apps (public, private, peer).
 //! - [`core_api`]: which app may call which core API route.
 //! - [`portus_api`]: which caller may use which Portus API v1 route.
+//! - [`activities`]: which activities of the audit log a caller may see.
 //!
 //! Architecture invariant: this crate does no I/O and knows no async runtime,
 //! HTTP framework or database; callers look facts up and pass them in.
@@ -29,6 +30,7 @@
     )
 )]
 
+pub mod activities;
 pub mod core_api;
 pub mod docker_filter;
 pub mod gateway;

@@ -80,6 +80,10 @@ pub struct ConfigArgs {
     /// Registry token signature algorithm: ES256 or RS256 [default: ES256]
     #[arg(long, env = "BERTH_TOKEN_ALGORITHM", value_name = "ALG")]
     pub token_algorithm: Option<String>,
+    /// First wait before re-sending a failed webhook delivery, doubling
+    /// after each failure [default: 1000]
+    #[arg(long, env = "BERTH_WEBHOOK_RETRY_BASE_MS", value_name = "MS")]
+    pub webhook_retry_base_ms: Option<u64>,
 }
 
 /// The TOML file. Unknown keys are refused so that a typo is not ignored.
@@ -105,6 +109,7 @@ struct FileConfig {
     core_port: Option<u16>,
     /// `ES256` (default) or `RS256`.
     token_algorithm: Option<String>,
+    webhook_retry_base_ms: Option<u64>,
 }
 
 /// Where Postgres comes from.
@@ -146,6 +151,8 @@ pub struct Config {
     /// Port of the apps' core API listener on the Docker network gateway.
     pub core_port: u16,
     pub token_algorithm: berth_registry::signing::Algorithm,
+    /// First wait before re-sending a failed webhook delivery.
+    pub webhook_retry_base: std::time::Duration,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -237,6 +244,11 @@ impl Config {
                 .core_port
                 .or(file.core_port)
                 .unwrap_or(DEFAULT_CORE_PORT),
+            webhook_retry_base: std::time::Duration::from_millis(
+                args.webhook_retry_base_ms
+                    .or(file.webhook_retry_base_ms)
+                    .unwrap_or(1000),
+            ),
         };
         cfg.validate()?;
         Ok(cfg)
@@ -247,6 +259,12 @@ impl Config {
             return Err(invalid("data_dir", "must not be empty"));
         }
         check_url("public_url", &self.public_url)?;
+        if self.webhook_retry_base.is_zero() || self.webhook_retry_base.as_secs() > 3600 {
+            return Err(invalid(
+                "webhook_retry_base_ms",
+                "must be between 1 and 3600000",
+            ));
+        }
         if self.sync_interval.is_zero() {
             return Err(invalid("sync_interval", "must be at least 1 second"));
         }

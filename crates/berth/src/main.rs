@@ -17,6 +17,7 @@ mod registry_process;
 mod serve;
 mod supervisor;
 mod sync_worker;
+mod webhook_worker;
 
 use std::io::Write;
 use std::process::ExitCode;

@@ -164,6 +164,7 @@ async fn boot_and_serve(
     let authenticator = identities.authenticator().clone();
     tracing::info!(token_file = %layout.owner_token_file().display(), "identity and owner token ready");
 
+    let webhook_sealer = berth_store::sealed::SecretBox::from_hex(&layout.secret("webhook-key")?)?;
     let state = AppState::new(ApiConfig {
         store: store.clone(),
         registry_url: cfg.registry_url(),
@@ -172,6 +173,7 @@ async fn boot_and_serve(
         registry_auth: Some(registry_auth),
         identities,
         owner_token,
+        webhook_sealer: Some(webhook_sealer.clone()),
     });
     let (core_listener, apps) = start_apps(cfg, layout, &store, &engine, network, &state).await?;
     tracing::info!(
@@ -225,8 +227,11 @@ async fn boot_and_serve(
         layout.secret("service-user-password")?,
         cfg.sync_interval,
     )?;
+    let webhooks =
+        crate::webhook_worker::spawn(store.clone(), webhook_sealer, cfg.webhook_retry_base)?;
     let signal = shutdown_signal().await;
     sync.abort();
+    webhooks.abort();
     tracing::info!(signal, "shutting down");
     let _ = stop_tx.send(());
     let _ = core_stop_tx.send(());

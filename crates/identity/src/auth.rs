@@ -103,9 +103,18 @@ struct Inner {
     store: Store,
     keys: RwLock<KeyRing>,
     terminals: Mutex<HashMap<String, CachedTerminal>>,
+    /// Tokens whose signature checked out, by their exact text. An Ed25519
+    /// verification costs more than the rest of a proxied request; a
+    /// browser sends the same cookie on every request, and equality with a
+    /// token already verified proves as much as verifying it again. Expiry
+    /// and revocation are still checked on every request.
+    verified: RwLock<HashMap<String, TerminalToken>>,
     cookie_domain: Option<String>,
     handoffs: crate::handoff::Handoffs,
 }
+
+/// Verified tokens kept at most; past it the cache starts over.
+const MAX_VERIFIED_TOKENS: usize = 10_000;
 
 #[derive(Default)]
 struct KeyRing {
@@ -129,6 +138,7 @@ impl Authenticator {
                 store,
                 keys: RwLock::new(KeyRing::default()),
                 terminals: Mutex::new(HashMap::new()),
+                verified: RwLock::new(HashMap::new()),
                 cookie_domain,
                 handoffs: crate::handoff::Handoffs::default(),
             }),
@@ -246,6 +256,54 @@ impl Authenticator {
 
     async fn terminal(&self, token: &str) -> Result<AuthOutcome, AuthError> {
         let now = unix_now();
+        let claims = match self.verified_before(token) {
+            Some(claims) if now < claims.expires => claims,
+            Some(_) => return Err(TokenError::Expired.into()),
+            None => {
+                let claims = self.verify_terminal_token(token, now)?;
+                self.remember_verified(token, &claims);
+                claims
+            }
+        };
+        let name = self.terminal_name(&claims.terminal_id).await?;
+        let set_cookie = if claims.needs_renewal(now) {
+            self.issue_cookie(&claims.terminal_id)
+        } else {
+            None
+        };
+        Ok(AuthOutcome {
+            caller: Caller::Terminal {
+                id: claims.terminal_id,
+                name,
+            },
+            set_cookie,
+            body_digest: None,
+        })
+    }
+
+    fn verified_before(&self, token: &str) -> Option<TerminalToken> {
+        self.inner
+            .verified
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(token)
+            .cloned()
+    }
+
+    fn remember_verified(&self, token: &str, claims: &TerminalToken) {
+        let mut verified = self
+            .inner
+            .verified
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if verified.len() >= MAX_VERIFIED_TOKENS {
+            verified.clear();
+        }
+        verified.insert(token.to_owned(), claims.clone());
+    }
+
+    /// Parses `token` and checks its signature against the signer's keys.
+    fn verify_terminal_token(&self, token: &str, now: i64) -> Result<TerminalToken, TokenError> {
         let unverified = UnverifiedToken::parse(token)?;
         let candidates = {
             let ring = self
@@ -265,21 +323,7 @@ impl Authenticator {
                 break;
             }
         }
-        let claims = result?;
-        let name = self.terminal_name(&claims.terminal_id).await?;
-        let set_cookie = if claims.needs_renewal(now) {
-            self.issue_cookie(&claims.terminal_id)
-        } else {
-            None
-        };
-        Ok(AuthOutcome {
-            caller: Caller::Terminal {
-                id: claims.terminal_id,
-                name,
-            },
-            set_cookie,
-            body_digest: None,
-        })
+        result
     }
 
     async fn terminal_name(&self, id: &str) -> Result<String, AuthError> {

@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::activities::{insert_activity, ActivityAction, NewActivity};
 use crate::cache::CredentialKey;
 use crate::secret::{random_token, token_hash};
 use crate::users::{User, USER_COLUMNS};
@@ -67,6 +68,10 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| StoreError::conflict_or(e, "application"))?;
+        let mut a = NewActivity::new(ActivityAction::ApplicationTokenCreate);
+        a.target = Some(application.to_owned());
+        a.detail = serde_json::json!({"token_id": token.id, "user_id": user_id});
+        insert_activity(&mut tx, self.actor(), &a).await?;
         tx.commit().await?;
         self.changed();
         Ok((token, plain))
@@ -95,12 +100,22 @@ impl Store {
     }
 
     pub async fn delete_application_token(&self, id: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM application_tokens WHERE id = $1")
-            .bind(id)
-            .execute(self.pool())
-            .await?;
+        let mut tx = self.pool().begin().await?;
+        let gone: Option<(String, i64)> = sqlx::query_as(
+            "DELETE FROM application_tokens WHERE id = $1 RETURNING application, user_id",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some((application, user_id)) = &gone {
+            let mut a = NewActivity::new(ActivityAction::ApplicationTokenRevoke);
+            a.target = Some(application.clone());
+            a.detail = serde_json::json!({"token_id": id, "user_id": user_id});
+            insert_activity(&mut tx, self.actor(), &a).await?;
+        }
+        tx.commit().await?;
         self.changed();
-        Ok(done.rows_affected() > 0)
+        Ok(gone.is_some())
     }
 
     /// The enabled user `username` if `token` is one of their application
@@ -190,14 +205,21 @@ impl Store {
 
     /// Revokes the refresh token `id` of `user_id`; false if there is none.
     pub async fn revoke_refresh_token(&self, user_id: i64, id: i64) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
         let done = sqlx::query(
             "UPDATE refresh_tokens SET revoked_at = now() \
              WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
         )
         .bind(id)
         .bind(user_id)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
+        if done.rows_affected() > 0 {
+            let mut a = NewActivity::new(ActivityAction::RefreshTokenRevoke);
+            a.detail = serde_json::json!({"token_id": id, "user_id": user_id});
+            insert_activity(&mut tx, self.actor(), &a).await?;
+        }
+        tx.commit().await?;
         self.changed();
         Ok(done.rows_affected() > 0)
     }

@@ -3,23 +3,31 @@
 //! Architecture invariant: only this crate depends on sqlx; every other crate
 //! sees typed functions and the [`Store`] handle.
 
+mod activities;
 mod apps;
 mod cache;
 mod catalog;
+mod catalog_events;
 mod catalog_sync;
 mod credentials;
 mod events;
 pub mod identity;
 mod meta;
 mod namespaces;
+pub mod sealed;
 pub mod secret;
 mod social;
 mod teams;
 mod users;
 mod web;
+mod webhooks;
 
+pub use activities::{
+    Activity, ActivityAction, ActivityFilter, ActivityPage, ActivityVisibility, Actor, NewActivity,
+};
 pub use apps::{AppPhase, AppRow};
 pub use catalog::{Registry, Repository, Tag};
+pub use catalog_events::EventOrigin;
 pub use catalog_sync::{split_repository, ApplyOutcome, TagRecord};
 pub use credentials::{ApplicationToken, RefreshToken, MAX_APPLICATION_TOKENS};
 pub use events::StoredEvent;
@@ -28,6 +36,10 @@ pub use social::Comment;
 pub use teams::{parse_role, role_str, Team, TeamMember};
 pub use users::{NewUser, PasswordLogin, User, UserUpdate, LOCK_MINUTES, MAX_FAILED_LOGINS};
 pub use web::{TagGroup, WebSession};
+pub use webhooks::{
+    AttemptOutcome, DeliveryAttempt, DueDelivery, NewWebhook, Webhook, WebhookDelivery,
+    WebhookUpdate,
+};
 
 /// How to reach a Postgres server. An alias, so that callers above the store
 /// name no sqlx type and need no sqlx dependency.
@@ -64,6 +76,8 @@ pub enum StoreError {
     Credential(String),
     #[error("refused: {0}")]
     Invalid(String),
+    #[error("{0}")]
+    Seal(#[from] sealed::SealError),
 }
 
 impl StoreError {
@@ -83,6 +97,9 @@ impl StoreError {
 pub struct Store {
     pool: PgPool,
     cache: std::sync::Arc<cache::AuthCache>,
+    /// Who the changes made through this handle are recorded as (see
+    /// [`Store::acting_as`]); `None` records no actor.
+    actor: Option<std::sync::Arc<Actor>>,
 }
 
 impl Store {
@@ -99,6 +116,7 @@ impl Store {
         Ok(Self {
             pool,
             cache: Default::default(),
+            actor: None,
         })
     }
 

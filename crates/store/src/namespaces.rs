@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use berth_authz::policy::{NamespaceFacts, NamespaceKind, Visibility};
 use chrono::{DateTime, Utc};
 
+use crate::activities::{insert_activity, ActivityAction, NewActivity};
 use crate::teams::parse_role;
 use crate::{Store, StoreError};
 
@@ -65,6 +66,54 @@ fn parse_kind(k: &str) -> Option<NamespaceKind> {
     }
 }
 
+/// One activity per kind of change `update` makes to a namespace that was
+/// `(name, description, team_id, visibility)`; unchanged fields record nothing.
+fn namespace_changes(
+    id: i64,
+    before: &(Option<String>, Option<String>, i64, String),
+    update: &NamespaceUpdate,
+) -> Vec<NewActivity> {
+    let (name, description, team_id, visibility) = before;
+    let mut out = Vec::new();
+    let mut push = |action, detail| {
+        let mut a = NewActivity::new(action);
+        a.namespace_id = Some(id);
+        a.detail = detail;
+        out.push(a);
+    };
+    if let Some(new) = update.name.as_ref().filter(|n| Some(*n) != name.as_ref()) {
+        push(
+            ActivityAction::NamespaceRename,
+            serde_json::json!({"from": name, "to": new}),
+        );
+    }
+    if let Some(new) = update.visibility.map(visibility_str) {
+        if new != visibility {
+            push(
+                ActivityAction::NamespaceChangeVisibility,
+                serde_json::json!({"from": visibility, "to": new}),
+            );
+        }
+    }
+    if let Some(new) = update
+        .description
+        .as_ref()
+        .filter(|d| Some(*d) != description.as_ref())
+    {
+        push(
+            ActivityAction::NamespaceChangeDescription,
+            serde_json::json!({"to": new}),
+        );
+    }
+    if let Some(new) = update.team_id.filter(|t| t != team_id) {
+        push(
+            ActivityAction::NamespaceChangeTeam,
+            serde_json::json!({"from_team_id": team_id, "to_team_id": new}),
+        );
+    }
+    out
+}
+
 impl Namespace {
     /// The policy facts of this namespace for a caller with `role`.
     pub fn facts(&self, role: Option<berth_authz::policy::TeamRole>) -> Option<NamespaceFacts> {
@@ -85,6 +134,7 @@ impl Store {
         description: Option<&str>,
         visibility: Visibility,
     ) -> Result<Namespace, StoreError> {
+        let mut tx = self.pool().begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO namespaces (name, team_id, kind, visibility, description) \
              VALUES ($1, $2, 'team', $3, $4) RETURNING id",
@@ -93,9 +143,15 @@ impl Store {
         .bind(team_id)
         .bind(visibility_str(visibility))
         .bind(description)
-        .fetch_one(self.pool())
+        .fetch_one(&mut *tx)
         .await
         .map_err(|e| StoreError::conflict_or(e, "name"))?;
+        let mut a = NewActivity::new(ActivityAction::NamespaceCreate);
+        a.namespace_id = Some(id);
+        a.team_id = Some(team_id);
+        a.detail = serde_json::json!({"visibility": visibility_str(visibility)});
+        insert_activity(&mut tx, self.actor(), &a).await?;
+        tx.commit().await?;
         self.changed();
         self.namespace(id).await?.ok_or(StoreError::NotFound)
     }
@@ -151,6 +207,13 @@ impl Store {
                 ));
             }
         }
+        let mut tx = self.pool().begin().await?;
+        let before: Option<(Option<String>, Option<String>, i64, String)> = sqlx::query_as(
+            "SELECT name, description, team_id, visibility FROM namespaces WHERE id = $1 FOR UPDATE",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
         sqlx::query(
             "UPDATE namespaces SET name = COALESCE($2, name), description = COALESCE($3, description), \
              team_id = COALESCE($4, team_id), visibility = COALESCE($5, visibility), updated_at = now() \
@@ -161,21 +224,42 @@ impl Store {
         .bind(&update.description)
         .bind(update.team_id)
         .bind(update.visibility.map(visibility_str))
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .map_err(|e| StoreError::conflict_or(e, "name"))?;
+        if let Some(before) = before {
+            for a in namespace_changes(id, &before, update) {
+                insert_activity(&mut tx, self.actor(), &a).await?;
+            }
+        }
+        tx.commit().await?;
         self.changed();
         self.namespace(id).await
     }
 
     /// Deletes a team namespace; personal and global ones stay.
     pub async fn delete_namespace(&self, id: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM namespaces WHERE id = $1 AND kind = 'team'")
+        let mut tx = self.pool().begin().await?;
+        let name: Option<Option<String>> =
+            sqlx::query_scalar("SELECT name FROM namespaces WHERE id = $1 AND kind = 'team'")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(name) = name else {
+            return Ok(false);
+        };
+        // Recorded first, while the namespace's name still resolves.
+        let mut a = NewActivity::new(ActivityAction::NamespaceDelete);
+        a.namespace_id = Some(id);
+        a.target = name;
+        insert_activity(&mut tx, self.actor(), &a).await?;
+        sqlx::query("DELETE FROM namespaces WHERE id = $1 AND kind = 'team'")
             .bind(id)
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         self.changed();
-        Ok(done.rows_affected() > 0)
+        Ok(true)
     }
 
     /// Policy facts of each named namespace (`None` key: the global one) for

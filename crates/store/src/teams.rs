@@ -4,6 +4,7 @@
 use berth_authz::policy::TeamRole;
 use chrono::{DateTime, Utc};
 
+use crate::activities::{insert_activity, ActivityAction, NewActivity};
 use crate::{Store, StoreError};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -80,6 +81,10 @@ impl Store {
             .bind(owner_id)
             .execute(&mut *tx)
             .await?;
+        let mut a = NewActivity::new(ActivityAction::TeamCreate);
+        a.team_id = Some(id);
+        a.detail = serde_json::json!({"owner_id": owner_id});
+        insert_activity(&mut tx, self.actor(), &a).await?;
         tx.commit().await?;
         self.changed();
         self.team(id).await?.ok_or(StoreError::NotFound)
@@ -120,6 +125,12 @@ impl Store {
         name: Option<&str>,
         description: Option<&str>,
     ) -> Result<Option<Team>, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let old: Option<String> =
+            sqlx::query_scalar("SELECT name FROM teams WHERE id = $1 AND NOT hidden FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
         sqlx::query(
             "UPDATE teams SET name = COALESCE($2, name), description = COALESCE($3, description), \
              updated_at = now() WHERE id = $1 AND NOT hidden",
@@ -127,9 +138,16 @@ impl Store {
         .bind(id)
         .bind(name)
         .bind(description)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .map_err(|e| StoreError::conflict_or(e, "name"))?;
+        if let Some(old) = old.filter(|_| name.is_some() || description.is_some()) {
+            let mut a = NewActivity::new(ActivityAction::TeamUpdate);
+            a.team_id = Some(id);
+            a.detail = serde_json::json!({"name": {"from": old, "to": name}, "description": description.is_some()});
+            insert_activity(&mut tx, self.actor(), &a).await?;
+        }
+        tx.commit().await?;
         self.changed();
         self.team(id).await
     }
@@ -138,6 +156,19 @@ impl Store {
     /// are deleted with their repositories.
     pub async fn delete_team(&self, id: i64, heir: Option<i64>) -> Result<bool, StoreError> {
         let mut tx = self.pool().begin().await?;
+        let name: Option<String> =
+            sqlx::query_scalar("SELECT name FROM teams WHERE id = $1 AND NOT hidden")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some(name) = name {
+            // Recorded first, while the team's name still resolves.
+            let mut a = NewActivity::new(ActivityAction::TeamDelete);
+            a.team_id = Some(id);
+            a.target = Some(name);
+            a.detail = serde_json::json!({"heir_team_id": heir});
+            insert_activity(&mut tx, self.actor(), &a).await?;
+        }
         match heir {
             Some(h) => {
                 sqlx::query("UPDATE namespaces SET team_id = $2 WHERE team_id = $1")
@@ -210,15 +241,26 @@ impl Store {
         user_id: i64,
         role: TeamRole,
     ) -> Result<TeamMember, StoreError> {
+        let mut tx = self.pool().begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO team_members (team_id, user_id, role) VALUES ($1, $2, $3) RETURNING id",
         )
         .bind(team_id)
         .bind(user_id)
         .bind(role_str(role))
-        .fetch_one(self.pool())
+        .fetch_one(&mut *tx)
         .await
         .map_err(|e| StoreError::conflict_or(e, "user"))?;
+        member_activity(
+            &mut tx,
+            self,
+            ActivityAction::TeamAddMember,
+            team_id,
+            id,
+            role,
+        )
+        .await?;
+        tx.commit().await?;
         self.changed();
         self.team_member(team_id, id)
             .await?
@@ -243,6 +285,15 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         ensure_owner_left(&mut tx, team_id).await?;
+        member_activity(
+            &mut tx,
+            self,
+            ActivityAction::TeamChangeMemberRole,
+            team_id,
+            member_id,
+            role,
+        )
+        .await?;
         tx.commit().await?;
         self.changed();
         self.team_member(team_id, member_id).await
@@ -256,16 +307,47 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool().begin().await?;
         lock_team(&mut tx, team_id).await?;
-        let done = sqlx::query("DELETE FROM team_members WHERE team_id = $1 AND id = $2")
-            .bind(team_id)
-            .bind(member_id)
-            .execute(&mut *tx)
-            .await?;
+        let gone: Option<String> = sqlx::query_scalar(
+            "DELETE FROM team_members m USING users u WHERE m.team_id = $1 AND m.id = $2 \
+             AND u.id = m.user_id RETURNING u.username",
+        )
+        .bind(team_id)
+        .bind(member_id)
+        .fetch_optional(&mut *tx)
+        .await?;
         ensure_owner_left(&mut tx, team_id).await?;
+        if let Some(username) = &gone {
+            let mut a = NewActivity::new(ActivityAction::TeamRemoveMember);
+            a.team_id = Some(team_id);
+            a.target = Some(username.clone());
+            insert_activity(&mut tx, self.actor(), &a).await?;
+        }
         tx.commit().await?;
         self.changed();
-        Ok(done.rows_affected() > 0)
+        Ok(gone.is_some())
     }
+}
+
+/// Records a membership change of `member_id` (named by its user) on `tx`.
+async fn member_activity(
+    tx: &mut sqlx::PgConnection,
+    store: &Store,
+    action: ActivityAction,
+    team_id: i64,
+    member_id: i64,
+    role: TeamRole,
+) -> Result<(), StoreError> {
+    let username: Option<String> = sqlx::query_scalar(
+        "SELECT u.username FROM team_members m JOIN users u ON u.id = m.user_id WHERE m.id = $1",
+    )
+    .bind(member_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let mut a = NewActivity::new(action);
+    a.team_id = Some(team_id);
+    a.target = username;
+    a.detail = serde_json::json!({"role": role_str(role)});
+    insert_activity(tx, store.actor(), &a).await
 }
 
 /// Serializes membership changes of one team, so two concurrent demotions

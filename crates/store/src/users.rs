@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::activities::{insert_activity, ActivityAction, NewActivity};
 use crate::secret::{hash_password, verify_password};
 use crate::{Store, StoreError};
 
@@ -115,6 +116,11 @@ impl Store {
             .await
             .map_err(|e| StoreError::conflict_or(e, "username"))?;
         }
+        let mut a = NewActivity::new(ActivityAction::UserCreate);
+        a.target = Some(new.username.clone());
+        a.detail =
+            serde_json::json!({"user_id": id, "admin": new.admin && !new.bot, "bot": new.bot});
+        insert_activity(&mut tx, self.actor(), &a).await?;
         tx.commit().await?;
         self.changed();
         self.user(id).await?.ok_or(StoreError::NotFound)
@@ -224,6 +230,13 @@ impl Store {
         if update.admin == Some(false) {
             self.ensure_other_admin(id).await?;
         }
+        let mut tx = self.pool().begin().await?;
+        let before: Option<(String, bool, bool)> = sqlx::query_as(
+            "SELECT username, admin, enabled FROM users WHERE id = $1 AND NOT service FOR UPDATE",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
         let done = sqlx::query(
             "UPDATE users SET email = COALESCE($2, email), password_hash = COALESCE($3, password_hash), \
              display_name = COALESCE($4, display_name), admin = COALESCE($5, admin) AND NOT bot, \
@@ -238,13 +251,51 @@ impl Store {
         .bind(&update.display_name)
         .bind(update.admin)
         .bind(update.enabled)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .map_err(|e| StoreError::conflict_or(e, "email"))?;
-        self.changed();
-        if done.rows_affected() == 0 {
+        let Some((username, was_admin, was_enabled)) = before.filter(|_| done.rows_affected() > 0)
+        else {
             return Ok(None);
+        };
+        let after: (bool, bool) = sqlx::query_as("SELECT admin, enabled FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let mut actions = Vec::new();
+        match (was_admin, after.0) {
+            (false, true) => actions.push(ActivityAction::UserGrantAdmin),
+            (true, false) => actions.push(ActivityAction::UserRevokeAdmin),
+            _ => {}
         }
+        match (was_enabled, after.1) {
+            (false, true) => actions.push(ActivityAction::UserEnable),
+            (true, false) => actions.push(ActivityAction::UserDisable),
+            _ => {}
+        }
+        // Which fields changed, never their values (a password least of all).
+        let fields: Vec<&str> = [
+            ("email", update.email.is_some()),
+            ("password", update.password.is_some()),
+            ("display_name", update.display_name.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(f, set)| set.then_some(f))
+        .collect();
+        if !fields.is_empty() {
+            actions.push(ActivityAction::UserUpdate);
+        }
+        for action in actions {
+            let mut a = NewActivity::new(action);
+            a.target = Some(username.clone());
+            a.detail = match action {
+                ActivityAction::UserUpdate => serde_json::json!({"user_id": id, "fields": fields}),
+                _ => serde_json::json!({"user_id": id}),
+            };
+            insert_activity(&mut tx, self.actor(), &a).await?;
+        }
+        tx.commit().await?;
+        self.changed();
         self.user(id).await
     }
 
@@ -272,6 +323,10 @@ impl Store {
             .bind(&name)
             .execute(&mut *tx)
             .await?;
+        let mut a = NewActivity::new(ActivityAction::UserDelete);
+        a.target = Some(name);
+        a.detail = serde_json::json!({"user_id": id});
+        insert_activity(&mut tx, self.actor(), &a).await?;
         tx.commit().await?;
         self.changed();
         Ok(true)

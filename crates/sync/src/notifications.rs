@@ -4,10 +4,15 @@
 //! else; this worker applies them in arrival order and marks each with its
 //! outcome. A database error leaves the event pending for the next pass, so
 //! a crash or restart between receipt and processing loses nothing.
+//!
+//! Each write also records the activity (pusher, puller, deleter and their
+//! address from `actor.name` and `request.addr`) and enqueues the
+//! namespace's webhook deliveries, in the same transaction; nothing is sent
+//! from here.
 
 use berth_registry::client::RegistryClient;
 use berth_registry::manifest::ManifestKind;
-use berth_store::{ApplyOutcome, Store, TagRecord};
+use berth_store::{ApplyOutcome, EventOrigin, Store, TagRecord};
 
 use crate::events::{read_event, CatalogEvent};
 use crate::reconcile::SyncError;
@@ -35,6 +40,19 @@ pub async fn process_pending(
             .get("timestamp")
             .and_then(|t| t.as_str())
             .map(str::to_owned);
+        let text = |pointer: &str| {
+            stored
+                .payload
+                .pointer(pointer)
+                .and_then(|v| v.as_str())
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        let origin = EventOrigin {
+            actor: text("/actor/name"),
+            addr: text("/request/addr"),
+            at: at.clone(),
+        };
         let event = match read_event(&stored.payload) {
             Ok(e) => e,
             Err(e) => {
@@ -75,7 +93,10 @@ pub async fn process_pending(
                     pusher: actor,
                     at: at.clone(),
                 };
-                match store.apply_tag(&repository, &tag, &rec).await? {
+                match store
+                    .apply_pushed_tag(&repository, &tag, &rec, &origin)
+                    .await?
+                {
                     ApplyOutcome::Applied => "applied",
                     ApplyOutcome::NoNamespace => "orphan",
                 }
@@ -87,7 +108,7 @@ pub async fn process_pending(
                 tag: Some(tag),
                 ..
             } => {
-                store.record_pull(&repository, &tag, at.as_deref()).await?;
+                store.record_pull_event(&repository, &tag, &origin).await?;
                 "applied"
             }
             CatalogEvent::ManifestPulled { tag: None, .. } => "ignored",
@@ -95,7 +116,7 @@ pub async fn process_pending(
                 repository, digest, ..
             } => {
                 store
-                    .remove_digest(&repository, &digest, at.as_deref())
+                    .remove_deleted_digest(&repository, &digest, &origin)
                     .await?;
                 "applied"
             }

@@ -4,6 +4,7 @@
 mod apps;
 mod apps_services;
 mod apps_support;
+mod audit_webhooks;
 mod browser_pairing;
 mod cli_api;
 mod common;

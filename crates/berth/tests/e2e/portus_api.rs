@@ -67,6 +67,8 @@ async fn api_routes_refuse_callers_lacking_their_grant() {
             .path
             .replace("{member_id}", &member.to_string())
             .replace("{token_id}", "1")
+            .replace("{wid}", "1")
+            .replace("{did}", "1")
             .replace(
                 "{id}",
                 &match (route.grant, route.path) {

@@ -234,6 +234,61 @@ const ROUTES: &[RouteGrant] = &[
         Pull,
         "a repository's tags grouped by digest",
     ),
+    // berth extensions: the audit log and outgoing webhooks (issue 5).
+    r(
+        "GET",
+        "/api/v1/activities",
+        LoggedIn,
+        "the audit log the caller may see (filters: user, namespace, repository, action, since, until; CSV with Accept: text/csv)",
+    ),
+    r(
+        "GET",
+        "/api/v1/activities.csv",
+        LoggedIn,
+        "the audit log as CSV, same filters",
+    ),
+    r(
+        "GET",
+        "/api/v1/namespaces/{id}/webhooks",
+        NamespaceOwner,
+        "list a namespace's webhooks",
+    ),
+    r(
+        "POST",
+        "/api/v1/namespaces/{id}/webhooks",
+        NamespaceOwner,
+        "create a webhook (its secret is shown once)",
+    ),
+    r(
+        "GET",
+        "/api/v1/namespaces/{id}/webhooks/{wid}",
+        NamespaceOwner,
+        "show a webhook",
+    ),
+    r(
+        "PUT",
+        "/api/v1/namespaces/{id}/webhooks/{wid}",
+        NamespaceOwner,
+        "update a webhook (url, enabled, ...)",
+    ),
+    r(
+        "DELETE",
+        "/api/v1/namespaces/{id}/webhooks/{wid}",
+        NamespaceOwner,
+        "delete a webhook",
+    ),
+    r(
+        "GET",
+        "/api/v1/namespaces/{id}/webhooks/{wid}/deliveries",
+        NamespaceOwner,
+        "a webhook's deliveries and every attempt",
+    ),
+    r(
+        "POST",
+        "/api/v1/namespaces/{id}/webhooks/{wid}/deliveries/{did}/resend",
+        NamespaceOwner,
+        "send a delivery again",
+    ),
 ];
 
 /// Every Portus route berth serves, with its grant.

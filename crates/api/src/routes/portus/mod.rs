@@ -13,6 +13,7 @@
     )
 )]
 
+mod activities;
 mod entities;
 pub mod grants;
 pub use misc::openapi_document;
@@ -23,6 +24,7 @@ mod registries;
 mod repositories;
 mod teams;
 mod users;
+mod webhooks;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -31,13 +33,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put, MethodRouter};
 use axum::{Extension, Json, Router};
 use berth_authz::portus_api::{decide_api, ApiCaller, ApiGrant, ApiTarget, ApiVerdict};
-use berth_store::{StoreError, User};
+use berth_store::{Actor, Store, StoreError, User};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::auth::portus_caller;
 use crate::AppState;
-pub(crate) use pagination::{paginate, PageQuery};
+pub(crate) use pagination::{paged, paginate, PageQuery};
 
 /// The Portus routes, each wrapped with its grant from [`grants::portus_routes`].
 pub(crate) fn router() -> Router<AppState> {
@@ -103,6 +105,17 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
         ("PUT", "/v1/registries/{id}") => put(registries::update),
         ("GET", "/v1/registries/validate") => get(misc::validate_registry),
         ("GET", "/v1/repositories/{id}/tags/grouped") => get(repositories::grouped_tags),
+        ("GET", "/v1/activities") => get(activities::list),
+        ("GET", "/v1/activities.csv") => get(activities::csv),
+        ("GET", "/v1/namespaces/{id}/webhooks") => get(webhooks::list),
+        ("POST", "/v1/namespaces/{id}/webhooks") => post(webhooks::create),
+        ("GET", "/v1/namespaces/{id}/webhooks/{wid}") => get(webhooks::show),
+        ("PUT", "/v1/namespaces/{id}/webhooks/{wid}") => put(webhooks::update),
+        ("DELETE", "/v1/namespaces/{id}/webhooks/{wid}") => delete(webhooks::destroy),
+        ("GET", "/v1/namespaces/{id}/webhooks/{wid}/deliveries") => get(webhooks::deliveries),
+        ("POST", "/v1/namespaces/{id}/webhooks/{wid}/deliveries/{did}/resend") => {
+            post(webhooks::resend)
+        }
         _ => return None,
     })
 }
@@ -175,6 +188,9 @@ pub(crate) struct Ctx {
     pub state: AppState,
     pub caller: Option<User>,
     grant: ApiGrant,
+    /// The store acting as the caller, so every change it makes records
+    /// who made it and from where (the audit log).
+    store: Store,
 }
 
 impl FromRequestParts<AppState> for Ctx {
@@ -191,10 +207,20 @@ impl FromRequestParts<AppState> for Ctx {
             Ok(c) => c,
             Err(_) => return Err(ApiError::Unauthorized),
         };
+        let addr = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        let store = state.store().acting_as(Actor {
+            user_id: caller.as_ref().map(|u| u.id),
+            name: caller.as_ref().map(|u| u.username.clone()),
+            addr,
+        });
         let ctx = Self {
             state: state.clone(),
             caller,
             grant,
+            store,
         };
         match grant {
             ApiGrant::Anyone | ApiGrant::Bootstrap | ApiGrant::LoggedIn | ApiGrant::Admin => {
@@ -264,8 +290,8 @@ impl Ctx {
         )
     }
 
-    pub fn store(&self) -> &berth_store::Store {
-        self.state.store()
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 }
 

@@ -85,7 +85,7 @@ pub(super) async fn namespace_entity(
 }
 
 /// The namespace `raw` after checking the route's grant on it.
-async fn load(ctx: &Ctx, raw: &str) -> Result<Namespace, ApiError> {
+pub(super) async fn load(ctx: &Ctx, raw: &str) -> Result<Namespace, ApiError> {
     let n = ctx.store().namespace(id(raw)?).await?;
     let t = match &n {
         Some(n) => target(ctx, n).await?,

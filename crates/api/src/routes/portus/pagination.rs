@@ -19,6 +19,56 @@ pub(crate) struct Pagination {
 
 pub(crate) type PageQuery = Query<Pagination>;
 
+/// The rows one page covers, for lists paged in the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Window {
+    pub page: usize,
+    pub per_page: usize,
+    /// `all=true`: every row, no paging.
+    pub all: bool,
+}
+
+impl Window {
+    pub fn offset(&self) -> i64 {
+        if self.all {
+            0
+        } else {
+            i64::try_from((self.page - 1).saturating_mul(self.per_page)).unwrap_or(i64::MAX)
+        }
+    }
+
+    /// Rows to fetch; `all` is capped at `cap`.
+    pub fn limit(&self, cap: i64) -> i64 {
+        if self.all {
+            cap
+        } else {
+            i64::try_from(self.per_page).unwrap_or(cap).min(cap)
+        }
+    }
+}
+
+impl Pagination {
+    pub fn window(&self) -> Window {
+        Window {
+            page: self.page.unwrap_or(1).max(1),
+            per_page: self.per_page.unwrap_or(15).clamp(1, 1000),
+            all: self.all.unwrap_or(false),
+        }
+    }
+
+    /// `sort_order=asc`; lists paged in the database sort by time only.
+    pub fn ascending(&self) -> bool {
+        self.sort_order.as_deref() == Some("asc")
+    }
+}
+
+/// A page already cut by the database, with Portus's headers for `total`.
+pub(crate) fn paged<T: Serialize>(items: Vec<T>, total: i64, w: Window) -> Response {
+    let total = usize::try_from(total).unwrap_or(0);
+    let headers = page_headers(total, w.page, w.per_page);
+    (StatusCode::OK, headers, Json(items)).into_response()
+}
+
 /// Orders two JSON field values: numbers by value, everything else as text,
 /// missing fields last.
 fn compare(a: &Value, b: &Value) -> std::cmp::Ordering {
@@ -47,10 +97,12 @@ pub(crate) fn paginate<T: Serialize>(items: Vec<T>, q: &Pagination) -> Response 
         }
     }
     let total = items.len();
-    let per_page = q.per_page.unwrap_or(15).clamp(1, 1000);
-    let page = q.page.unwrap_or(1).max(1);
-    let pages = total.div_ceil(per_page).max(1);
-    let shown: Vec<Value> = if q.all.unwrap_or(false) {
+    let Window {
+        page,
+        per_page,
+        all,
+    } = q.window();
+    let shown: Vec<Value> = if all {
         items
     } else {
         items
@@ -59,6 +111,13 @@ pub(crate) fn paginate<T: Serialize>(items: Vec<T>, q: &Pagination) -> Response 
             .take(per_page)
             .collect()
     };
+    let headers = page_headers(total, page, per_page);
+    (StatusCode::OK, headers, Json(shown)).into_response()
+}
+
+/// `X-Total`, `X-Page`, ... and `Link` for `total` items.
+fn page_headers(total: usize, page: usize, per_page: usize) -> HeaderMap {
+    let pages = total.div_ceil(per_page).max(1);
     let next = (page < pages).then(|| page + 1);
     let prev = (page > 1).then(|| page - 1);
     let link = |p: usize, rel: &str| format!("<?page={p}&per_page={per_page}>; rel=\"{rel}\"");
@@ -85,7 +144,7 @@ pub(crate) fn paginate<T: Serialize>(items: Vec<T>, q: &Pagination) -> Response 
         prev.map(|p| p.to_string()).unwrap_or_default(),
     );
     set("link", links.join(", "));
-    (StatusCode::OK, headers, Json(shown)).into_response()
+    headers
 }
 
 #[cfg(test)]
