@@ -37,6 +37,9 @@ pub(crate) struct Visitor {
     pub csrf: String,
     /// The session cookie's secret, to log out.
     pub session: Option<String>,
+    /// The store acting as this visitor: changes made through it are
+    /// recorded in the audit log with the visitor's name and address.
+    pub store: berth_store::Store,
 }
 
 impl Visitor {
@@ -132,7 +135,11 @@ pub(crate) async fn middleware(State(web): State<Web>, mut req: Request, next: N
         req.uri().clone(),
         req.headers().clone(),
     );
-    let visitor = match resolve(&web, &head, &mut set_cookies).await {
+    let addr = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
+    let visitor = match resolve(&web, &head, addr, &mut set_cookies).await {
         Ok(v) => v,
         Err(e) => return secure(e.into_response(), set_cookies),
     };
@@ -144,6 +151,7 @@ pub(crate) async fn middleware(State(web): State<Web>, mut req: Request, next: N
 async fn resolve(
     web: &Web,
     (method, uri, headers): &(Method, axum::http::Uri, HeaderMap),
+    addr: Option<String>,
     set_cookies: &mut Vec<String>,
 ) -> Result<Visitor, WebError> {
     let idle = chrono::Duration::hours(crate::SESSION_IDLE_HOURS);
@@ -198,12 +206,18 @@ async fn resolve(
             csrf::token_for("visitor", &seed)
         }
     };
+    let store = web.store().acting_as(berth_store::Actor {
+        user_id: user.as_ref().map(|u| u.id),
+        name: user.as_ref().map(|u| u.username.clone()),
+        addr,
+    });
     Ok(Visitor {
         user,
         signed_in,
         owner,
         csrf,
         session,
+        store,
     })
 }
 

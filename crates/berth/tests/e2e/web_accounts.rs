@@ -291,3 +291,49 @@ async fn stars_and_comments_follow_read_access() {
     assert_eq!(mine.status, 303);
     assert!(!m.get("/r/mia/notes").await.body.contains("first!"));
 }
+
+#[tokio::test]
+async fn changes_made_in_the_browser_are_audited_and_shown_to_whom_they_concern() {
+    let b = Berth::start(&bin()).await.unwrap();
+    let api = Api::new(&b);
+    let admin = api.bootstrap().await;
+    let olga = api.create_user(&admin, "olga", false).await;
+    let pete = api.create_user(&admin, "pete", false).await;
+    let mut o = WebClient::new(&b);
+    o.sign_in("olga", &olga.password).await;
+    let token = o.csrf("/teams").await;
+    let made = o
+        .post("/teams", &[("_csrf", &token), ("name", "audited")], &[])
+        .await;
+    assert_eq!(made.status, 303);
+
+    let page = o.get("/activities?action=team.create").await.body;
+    assert!(
+        page.contains("team.create") && page.contains("team audited"),
+        "{page}"
+    );
+    let dashboard = o.get("/").await.body;
+    assert!(dashboard.contains("team.create"), "{dashboard}");
+    let csv = o.get("/activities.csv?user=olga").await;
+    assert_eq!(csv.status, 200);
+    let line = csv
+        .body
+        .lines()
+        .find(|l| l.contains("team.create"))
+        .unwrap_or_else(|| panic!("{}", csv.body));
+    assert!(
+        line.contains(",olga,127.0.0.1,") && line.contains("audited"),
+        "{line}"
+    );
+    let none = o.get("/activities?action=team.delete").await.body;
+    assert!(none.contains("No activities match"));
+
+    // pete is in no way concerned: the team's creation is not his to see.
+    let mut p = WebClient::new(&b);
+    p.sign_in("pete", &pete.password).await;
+    let theirs = p.get("/activities").await.body;
+    assert!(!theirs.contains("team audited"), "{theirs}");
+    assert!(!p.get("/activities.csv").await.body.contains("audited"));
+    let mut anon = WebClient::new(&b);
+    assert_eq!(anon.get("/activities").await.location, "/sign-in");
+}

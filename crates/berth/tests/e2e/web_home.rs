@@ -206,13 +206,21 @@ async fn the_owner_creates_the_admin_and_installs_an_app_from_the_browser() {
         .click(&format!("[data-app='{name}'] h3 a"))
         .await
         .unwrap();
-    if let Err(e) = browser
-        .wait_for_text("hello from busybox", Duration::from_secs(20))
-        .await
-    {
-        let log = b.log();
-        let tail: Vec<&str> = log.lines().rev().take(60).collect();
-        panic!("{e}\n{}", tail.join("\n"));
+    // The gateway learns of new apps on its next refresh (twice a second),
+    // which may come just after the tile says running: open it again then.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = browser.text().await.unwrap_or_default();
+        if text.contains("hello from busybox") {
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            let log = b.log();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            panic!("the app did not open:\n{text}\n{}", tail.join("\n"));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        browser.goto(&format!("{}{open}", base(&b))).await.unwrap();
     }
 
     browser

@@ -101,11 +101,7 @@ pub(super) async fn create_token(State(web): State<Web>, form: Posted) -> PageRe
         let e = "Application: must be 1 to 100 characters".to_owned();
         return render_tokens(&web, v, None, Some(e), StatusCode::UNPROCESSABLE_ENTITY).await;
     }
-    match web
-        .store()
-        .create_application_token(user.id, application)
-        .await
-    {
+    match v.store.create_application_token(user.id, application).await {
         Ok((t, plain)) => {
             render_tokens(
                 &web,
@@ -139,18 +135,19 @@ pub(super) async fn revoke_token(
     if token.is_none() || !v.allows(&web, ApiGrant::TokenOwner, target) {
         return Err(WebError::NotFound);
     }
-    web.store().delete_application_token(id(&raw)?).await?;
+    v.store.delete_application_token(id(&raw)?).await?;
     redirect("/tokens")
 }
 
 pub(super) async fn revoke_refresh(
-    State(web): State<Web>,
+    State(_web): State<Web>,
     Path(raw): Path<String>,
     form: Posted,
 ) -> PageResult {
-    let user = form.visitor.user()?;
+    let v = &form.visitor;
+    let user = v.user()?;
     // Scoped to the visitor's own tokens by the query itself.
-    if !web.store().revoke_refresh_token(user.id, id(&raw)?).await? {
+    if !v.store.revoke_refresh_token(user.id, id(&raw)?).await? {
         return Err(WebError::NotFound);
     }
     redirect("/tokens")
@@ -259,7 +256,7 @@ pub(super) async fn create_user(State(web): State<Web>, form: Posted) -> PageRes
     v.require(&web, ApiGrant::Admin, ApiTarget::None)?;
     let error = match new_user(&form, form.checked("admin")) {
         Err(e) => e,
-        Ok(new) => match web.store().create_user(&new).await {
+        Ok(new) => match v.store.create_user(&new).await {
             Ok(_) => return redirect("/users"),
             Err(StoreError::Conflict(field)) => format!("{field}: has already been taken"),
             Err(e) => return Err(e.into()),
@@ -278,10 +275,10 @@ async fn update_user(web: &Web, v: &Visitor, raw: &str, update: UserUpdate) -> P
         .filter(|u| !u.service)
         .ok_or(WebError::NotFound)?;
     let disabling = update.enabled == Some(false);
-    match web.store().update_user(target.id, &update).await {
+    match v.store.update_user(target.id, &update).await {
         Ok(_) => {
             if disabling {
-                web.store().delete_web_sessions_of(target.id).await?;
+                v.store.delete_web_sessions_of(target.id).await?;
             }
             redirect("/users")
         }

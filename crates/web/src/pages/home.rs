@@ -168,7 +168,7 @@ pub(super) async fn create_admin(
     owner(v)?;
     let error = match new_user(&form, true) {
         Err(e) => e,
-        Ok(new) => match web.store().bootstrap_admin(&new).await? {
+        Ok(new) => match v.store.bootstrap_admin(&new).await? {
             Some(_) => return redirect("/home"),
             None => "An admin exists already.".to_owned(),
         },

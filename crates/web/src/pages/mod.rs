@@ -2,6 +2,7 @@
 //! fields, rendering, and redirects after a successful form.
 
 mod account;
+mod activities;
 mod auth;
 mod home;
 mod namespaces;
@@ -34,6 +35,8 @@ pub(crate) fn routes() -> Router<Web> {
         .route("/star/{*name}", post(social::star))
         .route("/comments/{*name}", post(social::comment))
         .route("/comment-delete/{id}", post(social::delete_comment))
+        .route("/activities", get(activities::list))
+        .route("/activities.csv", get(activities::csv))
         .route("/sign-in", get(auth::form).post(auth::sign_in))
         .route("/sign-out", post(auth::sign_out))
         .route(

@@ -192,8 +192,8 @@ pub(super) async fn create(State(web): State<Web>, form: Posted) -> PageResult {
         Err(e) => Some(format!("Name: {e}")),
         Ok(_) => {
             let desc = (!description.is_empty()).then_some(description);
-            match web
-                .store()
+            match v
+                .store
                 .create_namespace(name, team.id, desc, visibility)
                 .await
             {
@@ -301,6 +301,6 @@ pub(super) async fn update(
         visibility,
         ..NamespaceUpdate::default()
     };
-    web.store().update_namespace(n.id, &update).await?;
+    v.store.update_namespace(n.id, &update).await?;
     redirect(&format!("/namespaces/{}", n.id))
 }

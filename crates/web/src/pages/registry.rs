@@ -88,6 +88,7 @@ pub(super) async fn explore(
         owner: false,
         csrf: String::new(),
         session: None,
+        store: web.store().clone(),
     };
     // Explore shows what anyone may pull, whoever looks.
     let ids: Vec<i64> = readable_namespaces(&web, &anonymous)
@@ -116,6 +117,7 @@ struct Dashboard {
     l: Layout,
     namespaces: Vec<NamespaceRow>,
     repos: Vec<RepoRow>,
+    rows: Vec<super::activities::ActivityRow>,
 }
 
 async fn dashboard(web: Web, v: Visitor) -> PageResult {
@@ -127,6 +129,7 @@ async fn dashboard(web: Web, v: Visitor) -> PageResult {
         l: Layout::new(&v, "Dashboard", "dashboard"),
         namespaces: mine,
         repos: repos.iter().map(RepoRow::new).collect(),
+        rows: super::activities::recent(&web, &v, 10).await?,
     })
 }
 
@@ -273,7 +276,7 @@ pub(super) async fn update_description(
     if description.len() > 20_000 {
         return Err(WebError::BadForm);
     }
-    web.store()
+    v.store
         .update_repository_description(r.id, description)
         .await?;
     super::redirect(&format!("/r/{}", full_name(&r)))

@@ -101,7 +101,7 @@ pub(super) async fn create(State(web): State<Web>, form: Posted) -> PageResult {
         Err(e) => e,
         Ok(()) => {
             let desc = (!description.is_empty()).then_some(description);
-            match web.store().create_team(name, desc, user.id).await {
+            match v.store.create_team(name, desc, user.id).await {
                 Ok(t) => return redirect(&format!("/teams/{}", t.id)),
                 Err(StoreError::Conflict(_)) => "Name: has already been taken".to_owned(),
                 Err(e) => return Err(e.into()),
@@ -254,7 +254,7 @@ pub(super) async fn add_member(
         let msg = format!("User: `{}` does not exist", form.get("user"));
         return render_team(&web, v, &raw, Some(msg), StatusCode::UNPROCESSABLE_ENTITY).await;
     };
-    match web.store().add_team_member(team.id, user.id, r).await {
+    match v.store.add_team_member(team.id, user.id, r).await {
         Ok(_) => redirect(&format!("/teams/{}", team.id)),
         Err(e) => rule_or(&web, v, &raw, e).await,
     }
@@ -268,11 +268,7 @@ pub(super) async fn set_role(
     let v = &form.visitor;
     let team = manage(&web, v, &raw).await?;
     let r = role(form.get("role"))?;
-    match web
-        .store()
-        .set_team_member_role(team.id, id(&member)?, r)
-        .await
-    {
+    match v.store.set_team_member_role(team.id, id(&member)?, r).await {
         Ok(Some(_)) => redirect(&format!("/teams/{}", team.id)),
         Ok(None) => Err(WebError::NotFound),
         Err(e) => rule_or(&web, v, &raw, e).await,
@@ -286,7 +282,7 @@ pub(super) async fn remove_member(
 ) -> PageResult {
     let v = &form.visitor;
     let team = manage(&web, v, &raw).await?;
-    match web.store().remove_team_member(team.id, id(&member)?).await {
+    match v.store.remove_team_member(team.id, id(&member)?).await {
         Ok(true) => redirect(&format!("/teams/{}", team.id)),
         Ok(false) => Err(WebError::NotFound),
         Err(e) => rule_or(&web, v, &raw, e).await,
