@@ -68,6 +68,15 @@ async fn create_a_team_add_a_member_and_make_a_namespace_public() {
         .unwrap();
     assert_eq!(shown, "public");
     shot(&browser, "namespace").await;
+    browser
+        .goto(&format!("{}/activities", base(&b)))
+        .await
+        .unwrap();
+    browser
+        .wait_for_text("namespace.change_visibility", Duration::from_secs(10))
+        .await
+        .unwrap();
+    shot(&browser, "activities").await;
     // The API agrees: the change went through the same store.
     let (_, list) = api
         .call(
