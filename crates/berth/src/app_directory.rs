@@ -54,10 +54,14 @@ impl AppsDirectory {
             flight: SingleFlight::new(),
         });
         let refresher = Arc::clone(&dir);
+        let mut changes = dir.apps.subscribe();
         tokio::spawn(async move {
             loop {
                 refresher.refresh().await;
-                tokio::time::sleep(REFRESH).await;
+                // At once on a change announced by the apps service (a new
+                // app is routable as soon as it shows as running), and
+                // every REFRESH in any case.
+                let _ = tokio::time::timeout(REFRESH, changes.recv()).await;
             }
         });
         let idler = Arc::clone(&dir);

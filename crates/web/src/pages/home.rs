@@ -17,6 +17,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::IntoResponse;
 use axum::Extension;
 use berth_apps::{AppView, AppsError};
+use tokio::sync::broadcast::error::RecvError;
 
 use super::account::new_user;
 use super::{page, page_with, redirect, Layout, PageResult};
@@ -271,15 +272,17 @@ fn field_of(e: &AppsError) -> &'static str {
 }
 
 /// Status of every app as server-sent events, one `apps` event whenever
-/// something changed (checked twice a second), so tiles update without a
-/// reload.
+/// something changed, so tiles update without a reload. The apps service
+/// announces each change; a lagging page just reads the list again.
 pub(super) async fn events(
     State(web): State<Web>,
     Extension(v): Extension<Visitor>,
 ) -> Result<impl IntoResponse, WebError> {
     owner(&v)?;
     let apps = web.apps().ok_or(WebError::NotFound)?.clone();
-    let stream = futures_util::stream::unfold((apps, String::new()), |(apps, last)| async move {
+    let changes = apps.subscribe();
+    let start = (apps, changes, String::new());
+    let stream = futures_util::stream::unfold(start, |(apps, mut changes, last)| async move {
         loop {
             let now = match apps.list().await {
                 Ok(list) => serde_json::Value::Array(
@@ -297,9 +300,14 @@ pub(super) async fn events(
             };
             if now != last {
                 let event = Event::default().event("apps").data(now.clone());
-                return Some((Ok::<Event, Infallible>(event), (apps, now)));
+                return Some((Ok::<Event, Infallible>(event), (apps, changes, now)));
             }
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            // Wait for the next change; a missed one (lag) or a quiet
+            // minute just means reading the list again.
+            match tokio::time::timeout(Duration::from_secs(60), changes.recv()).await {
+                Err(_) | Ok(Ok(_)) | Ok(Err(RecvError::Lagged(_))) => {}
+                Ok(Err(RecvError::Closed)) => return None,
+            }
         }
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
