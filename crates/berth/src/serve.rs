@@ -173,6 +173,13 @@ async fn boot_and_serve(
         identities,
         owner_token,
     });
+    let catalog_sync = crate::sync_worker::catalog_sync(
+        store.clone(),
+        &cfg.registry_url(),
+        layout.secret("service-user-password")?,
+        state.metrics().clone(),
+    )?;
+    state.set_catalog_sync(catalog_sync.clone());
     let (core_listener, apps) = start_apps(cfg, layout, &store, &engine, network, &state).await?;
     tracing::info!(
         listen = %cfg.listen,
@@ -206,12 +213,7 @@ async fn boot_and_serve(
             let _ = core_stop_rx.await;
         },
     ));
-    let sync = crate::sync_worker::spawn(
-        store.clone(),
-        &cfg.registry_url(),
-        layout.secret("service-user-password")?,
-        cfg.sync_interval,
-    )?;
+    let sync = crate::sync_worker::spawn(catalog_sync, cfg.sync_interval);
     let signal = shutdown_signal().await;
     sync.abort();
     tracing::info!(signal, "shutting down");

@@ -21,6 +21,7 @@ mod namespaces;
 mod pagination;
 mod registries;
 mod repositories;
+mod sync;
 mod teams;
 mod users;
 
@@ -103,6 +104,7 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
         ("PUT", "/v1/registries/{id}") => put(registries::update),
         ("GET", "/v1/registries/validate") => get(misc::validate_registry),
         ("GET", "/v1/repositories/{id}/tags/grouped") => get(repositories::grouped_tags),
+        ("POST", "/v1/registries/{id}/sync") => post(sync::reconcile_now),
         _ => return None,
     })
 }
@@ -115,6 +117,7 @@ pub(crate) enum ApiError {
     Forbidden,
     NotFound,
     BadRequest(String),
+    Conflict(String),
     Unprocessable(&'static str, String),
     Internal,
 }
@@ -152,6 +155,7 @@ impl IntoResponse for ApiError {
             ),
             Self::NotFound => (StatusCode::NOT_FOUND, serde_json::json!("Not found")),
             Self::BadRequest(m) => (StatusCode::BAD_REQUEST, serde_json::json!(m)),
+            Self::Conflict(m) => (StatusCode::CONFLICT, serde_json::json!(m)),
             Self::Unprocessable(field, m) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 serde_json::json!({ field: [m] }),
