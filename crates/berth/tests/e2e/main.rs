@@ -18,4 +18,5 @@ mod registry_auth;
 mod route_guards;
 mod surface;
 mod sync;
+mod sync_delete;
 mod token_endpoint;
