@@ -13,6 +13,7 @@ mod layout;
 mod lock;
 mod postgres_cluster;
 mod registry_auth;
+mod registry_cli;
 mod registry_process;
 mod serve;
 mod supervisor;
@@ -93,6 +94,30 @@ enum RegistryCommand {
         #[arg(long)]
         algorithm: Option<String>,
     },
+    /// Repositories and their tags, as the registry serves them
+    Catalog {
+        #[command(flatten)]
+        target: registry_cli::Target,
+    },
+    /// The manifest of <repository>:<tag> (or @<digest>) as served, then its digest
+    Manifest {
+        #[command(flatten)]
+        target: registry_cli::Target,
+        reference: String,
+    },
+    /// Delete a tag (its sibling tags on the same digest stay) or a digest (every tag on it goes)
+    Delete {
+        #[command(flatten)]
+        target: registry_cli::Target,
+        repository: String,
+        /// A tag, or a digest `sha256:...`
+        reference: String,
+    },
+    /// Reconcile berth's catalog with the registry now (admin API; credentials as for `berth user`)
+    Sync {
+        #[command(flatten)]
+        target: registry_cli::Target,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -121,6 +146,34 @@ fn main() -> ExitCode {
                 data_dir,
                 algorithm,
             }) => rotate_key(&data_dir, algorithm.as_deref()).map(|()| ExitCode::SUCCESS),
+            Command::Registry(RegistryCommand::Catalog { target }) => {
+                registry_cli::run(&target, registry_cli::Action::Catalog)
+                    .await
+                    .map(|()| ExitCode::SUCCESS)
+            }
+            Command::Registry(RegistryCommand::Manifest { target, reference }) => {
+                registry_cli::run(&target, registry_cli::Action::Manifest { reference })
+                    .await
+                    .map(|()| ExitCode::SUCCESS)
+            }
+            Command::Registry(RegistryCommand::Delete {
+                target,
+                repository,
+                reference,
+            }) => registry_cli::run(
+                &target,
+                registry_cli::Action::Delete {
+                    repository,
+                    reference,
+                },
+            )
+            .await
+            .map(|()| ExitCode::SUCCESS),
+            Command::Registry(RegistryCommand::Sync { target }) => {
+                registry_cli::run(&target, registry_cli::Action::Sync)
+                    .await
+                    .map(|()| ExitCode::SUCCESS)
+            }
             Command::Bench(BenchCommand::Tokens(args)) => {
                 bench::run(args).await.map(|()| ExitCode::SUCCESS)
             }

@@ -293,6 +293,11 @@ async fn start_apps(
     state.set_apps(apps.clone());
     let url = format!("http://{}\n", crate::config::client_facing(cfg.listen));
     std::fs::write(layout.api_url_file(), url).context("cannot write run/api.url")?;
+    std::fs::write(
+        layout.registry_url_file(),
+        format!("{}\n", cfg.registry_url()),
+    )
+    .context("cannot write run/registry.url")?;
     tracing::info!(listen = %core_addr, "core API for apps (portal_core) listening");
     Ok((core_listener, apps))
 }

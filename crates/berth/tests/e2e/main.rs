@@ -15,6 +15,7 @@ mod peers;
 mod portus;
 mod portus_api;
 mod registry_auth;
+mod registry_cli;
 mod route_guards;
 mod surface;
 mod sync;
