@@ -6,6 +6,7 @@
 //! - [`token`]: signing registry tokens (ES256 JWTs with the `access` claim).
 //! - [`client`]: the distribution API client berth uses as its service user.
 //! - [`manifest`]: manifest summaries (digest, size, platforms).
+//! - [`upload`]: pushing small generated images (benchmarks, tests).
 //! - [`probe`]: the unauthenticated `/v2/` challenge, used by health and doctor.
 //!
 //! Architecture invariant: nothing here starts processes or owns files beyond
@@ -27,3 +28,4 @@ pub mod manifest;
 pub mod probe;
 pub mod signing;
 pub mod token;
+pub mod upload;

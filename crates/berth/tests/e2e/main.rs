@@ -20,4 +20,5 @@ mod route_guards;
 mod surface;
 mod sync;
 mod sync_delete;
+mod sync_proofs;
 mod token_endpoint;
