@@ -5,6 +5,7 @@
 mod app_cli;
 mod app_directory;
 mod bench;
+mod bench_sync;
 mod cli;
 mod config;
 mod doctor;
@@ -57,7 +58,7 @@ enum Command {
     /// Registry maintenance
     #[command(subcommand)]
     Registry(RegistryCommand),
-    /// Measure the token endpoint of a running berth (loopback only)
+    /// Measure a running berth: token endpoint, catalog sync (loopback only)
     #[command(subcommand)]
     Bench(BenchCommand),
     /// Manage users and their application tokens (through the running berth)
@@ -124,6 +125,8 @@ enum RegistryCommand {
 enum BenchCommand {
     /// tokens/s and p50/p99 for the refresh, application-token and password paths, and sign-only
     Tokens(bench::BenchArgs),
+    /// Catalog sync: populate N×M images, full and steady-state reconcile, event-to-visible p50/p99
+    Sync(bench_sync::SyncBenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -176,6 +179,9 @@ fn main() -> ExitCode {
             }
             Command::Bench(BenchCommand::Tokens(args)) => {
                 bench::run(args).await.map(|()| ExitCode::SUCCESS)
+            }
+            Command::Bench(BenchCommand::Sync(args)) => {
+                bench_sync::run(args).await.map(|()| ExitCode::SUCCESS)
             }
             Command::User { target, command } => cli::run(&target, cli::Resource::User(command))
                 .await
