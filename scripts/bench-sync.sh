@@ -31,6 +31,6 @@ until [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$l/healthz")
   sleep 0.05
 done
 until [ -s "$work/data/run/registry.url" ]; do sleep 0.05; done
-"$bin" bench sync --data-dir "$work/data" --postgres-port "$p" \
+BERTH_LOG=warn "$bin" bench sync --data-dir "$work/data" --postgres-port "$p" \
   --repos "${REPOS:-1000}" --tags "${TAGS:-10}" --concurrency "${CONCURRENCY:-32}" \
-  --rate "${RATE:-100}" --seconds "${SECONDS_:-10}"
+  --rate "${RATE:-100}" --seconds "${DURATION:-10}"

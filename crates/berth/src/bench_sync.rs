@@ -52,6 +52,8 @@ pub struct SyncBenchArgs {
 const SCRATCH_DB: &str = "berth_bench_sync";
 /// How long the latency phase waits for the last pushes to become visible.
 const VISIBLE_CAP: Duration = Duration::from_secs(20);
+/// How long the populate phase's notifications may take to be worked off.
+const DRAIN_CAP: Duration = Duration::from_secs(600);
 
 pub async fn run(args: SyncBenchArgs) -> anyhow::Result<()> {
     let registry_url = std::fs::read_to_string(args.data_dir.join("run/registry.url"))
@@ -78,8 +80,7 @@ pub async fn run(args: SyncBenchArgs) -> anyhow::Result<()> {
         .socket(args.data_dir.join("run/postgres"))
         .port(args.postgres_port)
         .username("postgres");
-    let mut out = std::io::stdout().lock();
-    let mut rows: Vec<(String, String)> = Vec::new();
+    let mut rows = Rows::default();
 
     // 1. Populate.
     let pusher = client()?;
@@ -115,7 +116,10 @@ pub async fn run(args: SyncBenchArgs) -> anyhow::Result<()> {
     eprintln!();
     let populate = started.elapsed();
     rows.push((
-        format!("populate {} × {} (blobs + manifests)", args.repos, args.tags),
+        format!(
+            "populate {} × {} (blobs + manifests)",
+            args.repos, args.tags
+        ),
         format!(
             "{:.1} s, {} requests, {:.0} requests/s",
             populate.as_secs_f64(),
@@ -170,12 +174,27 @@ pub async fn run(args: SyncBenchArgs) -> anyhow::Result<()> {
         ));
     }
 
-    // 4. Event-to-visible latency in berth's own database.
+    // 4. Event-to-visible latency in berth's own database, once berth has
+    // worked off the notifications of the populate phase.
     let live = Store::connect(pg.clone().database("berth")).await?;
+    let t = Instant::now();
+    while !live.pending_registry_events(1).await?.is_empty() {
+        if t.elapsed() > DRAIN_CAP {
+            bail!("berth still had notifications pending after {DRAIN_CAP:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    rows.push((
+        "populate notifications still pending after the reconciles, drained in".into(),
+        format!("{:.1} s", t.elapsed().as_secs_f64()),
+    ));
     let (p50, p99, seen, sent) = latency(&args, Arc::new(client()?), &live, &run_id).await?;
     live.close().await;
     rows.push((
-        format!("event-to-visible at {} pushes/s for {} s", args.rate, args.seconds),
+        format!(
+            "event-to-visible at {} pushes/s for {} s",
+            args.rate, args.seconds
+        ),
         format!(
             "p50 {} ms, p99 {} ms ({seen}/{sent} visible within {} s)",
             p50.as_millis(),
@@ -184,14 +203,29 @@ pub async fn run(args: SyncBenchArgs) -> anyhow::Result<()> {
         ),
     ));
 
-    let mut table = comfy_table::Table::new();
-    table.load_preset(comfy_table::presets::NOTHING);
-    table.set_header(["figure", "value"]);
-    for (k, v) in rows {
-        table.add_row([k, v]);
+    rows.print_table()
+}
+
+/// Figures as they come (so a failing later phase loses none), then as a table.
+#[derive(Default)]
+struct Rows(Vec<(String, String)>);
+
+impl Rows {
+    fn push(&mut self, row: (String, String)) {
+        eprintln!("{}: {}", row.0, row.1);
+        self.0.push(row);
     }
-    writeln!(out, "{table}")?;
-    Ok(())
+
+    fn print_table(self) -> anyhow::Result<()> {
+        let mut table = comfy_table::Table::new();
+        table.load_preset(comfy_table::presets::NOTHING);
+        table.set_header(["figure", "value"]);
+        for (k, v) in self.0 {
+            table.add_row([k, v]);
+        }
+        writeln!(std::io::stdout().lock(), "{table}")?;
+        Ok(())
+    }
 }
 
 /// Pushes new tags at a fixed pace and times each until berth records it,
@@ -242,7 +276,9 @@ async fn latency(
             let img = client
                 .generate_image(&repo, &format!("{repo}:{tag}"), "linux", "amd64")
                 .await?;
-            client.put_manifest(&repo, &tag, OCI_IMAGE, img.bytes).await?;
+            client
+                .put_manifest(&repo, &tag, OCI_IMAGE, img.bytes)
+                .await?;
             pushed.lock().await.insert(tag, Instant::now());
             Ok::<_, berth_registry::client::ClientError>(())
         }));
@@ -296,7 +332,7 @@ async fn wait_for_repository(store: &Store, full: &str) -> anyhow::Result<i64> {
         {
             return Ok(r.id);
         }
-        if start.elapsed() > VISIBLE_CAP {
+        if start.elapsed() > DRAIN_CAP {
             bail!("`{full}` never appeared in berth's catalog");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

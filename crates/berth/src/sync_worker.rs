@@ -1,5 +1,5 @@
 //! The sync worker: applies stored registry notifications as they arrive
-//! (polled every half second) and reconciles the catalog with the registry
+//! (polled every half second, at once while a backlog lasts) and reconciles the catalog with the registry
 //! at start and every `--sync-interval`.
 //!
 //! It talks to the registry as berth's internal service user, through
@@ -43,16 +43,21 @@ pub fn spawn(sync: Arc<CatalogSync>, interval: Duration) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut last_reconcile: Option<Instant> = None;
         loop {
+            // A full batch means more are waiting: go on without the pause.
+            let mut backlog = false;
             match sync.process_events(BATCH).await {
-                Ok(r) if r.applied + r.orphans + r.failed > 0 => {
-                    tracing::info!(
-                        applied = r.applied,
-                        orphans = r.orphans,
-                        failed = r.failed,
-                        "registry events applied"
-                    );
+                Ok(r) => {
+                    let handled = r.applied + r.ignored + r.orphans + r.failed;
+                    backlog = i64::try_from(handled).is_ok_and(|n| n >= BATCH);
+                    if r.applied + r.orphans + r.failed > 0 {
+                        tracing::info!(
+                            applied = r.applied,
+                            orphans = r.orphans,
+                            failed = r.failed,
+                            "registry events applied"
+                        );
+                    }
                 }
-                Ok(_) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, "registry events could not be applied; retrying")
                 }
@@ -70,7 +75,9 @@ pub fn spawn(sync: Arc<CatalogSync>, interval: Duration) -> JoinHandle<()> {
                     Err(e) => tracing::warn!(error = %e, "catalog reconcile failed"),
                 }
             }
-            tokio::time::sleep(POLL).await;
+            if !backlog {
+                tokio::time::sleep(POLL).await;
+            }
         }
     })
 }
