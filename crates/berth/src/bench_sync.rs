@@ -109,7 +109,7 @@ pub async fn run(args: SyncBenchArgs) -> anyhow::Result<()> {
     while let Some(r) = pushes.next().await {
         r?;
         done += 1;
-        if done % 50 == 0 || done == args.repos {
+        if done.is_multiple_of(50) || done == args.repos {
             eprint!("\rpopulated {done}/{} repositories", args.repos);
         }
     }
