@@ -49,6 +49,8 @@ struct Inner {
     /// Set once at start when berth runs apps (issue 3).
     apps: std::sync::OnceLock<AppsContext>,
     webhook_sealer: Option<berth_store::sealed::SecretBox>,
+    /// Set once at start: the catalog sync (deletes, reconcile on demand).
+    catalog_sync: std::sync::OnceLock<Arc<berth_sync::service::CatalogSync>>,
 }
 
 /// The apps service, for `/protected/apps`.
@@ -89,6 +91,7 @@ impl AppState {
                 owner_token: cfg.owner_token,
                 apps: std::sync::OnceLock::new(),
                 webhook_sealer: cfg.webhook_sealer,
+                catalog_sync: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -126,6 +129,16 @@ impl AppState {
     /// effect.
     pub fn set_apps(&self, apps: berth_apps::Apps) {
         let _ = self.inner.apps.set(AppsContext { apps });
+    }
+
+    /// Enables the registry deletes and the reconcile-now route; only the
+    /// first call has an effect.
+    pub fn set_catalog_sync(&self, sync: Arc<berth_sync::service::CatalogSync>) {
+        let _ = self.inner.catalog_sync.set(sync);
+    }
+
+    pub(crate) fn catalog_sync(&self) -> Option<&berth_sync::service::CatalogSync> {
+        self.inner.catalog_sync.get().map(Arc::as_ref)
     }
 
     pub(crate) fn apps(&self) -> Option<&AppsContext> {

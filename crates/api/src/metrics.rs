@@ -18,6 +18,13 @@ pub struct ChildLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    /// `complete`, `partial` (some repositories unanswered) or `failed`
+    /// (the catalog could not be read).
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ComponentLabels {
     pub component: String,
 }
@@ -35,6 +42,12 @@ pub struct Metrics {
     pub registry_tokens_issued: Counter,
     /// `/v2/token` requests answered 400 or 401.
     pub registry_token_requests_refused: Counter,
+    /// Catalog reconciles by outcome.
+    pub sync_reconciles: Family<OutcomeLabels, Counter>,
+    /// Repositories the last reconcile left alone for want of an answer.
+    pub sync_repositories_skipped: Gauge,
+    /// Registry requests of the last reconcile.
+    pub sync_reconcile_requests: Gauge,
 }
 
 impl Default for Metrics {
@@ -53,6 +66,24 @@ impl Metrics {
         let registry_events_rejected = Counter::default();
         let registry_tokens_issued = Counter::default();
         let registry_token_requests_refused = Counter::default();
+        let sync_reconciles = Family::<OutcomeLabels, Counter>::default();
+        let sync_repositories_skipped = Gauge::default();
+        let sync_reconcile_requests = Gauge::default();
+        registry.register(
+            "sync_reconciles",
+            "Catalog reconciles by outcome: complete, partial (repositories skipped) or failed (catalog unreadable)",
+            sync_reconciles.clone(),
+        );
+        registry.register(
+            "sync_repositories_skipped",
+            "Repositories the last reconcile left untouched because the registry gave no answer",
+            sync_repositories_skipped.clone(),
+        );
+        registry.register(
+            "sync_reconcile_requests",
+            "Registry requests made by the last reconcile",
+            sync_reconcile_requests.clone(),
+        );
         registry.register(
             "registry_tokens_issued",
             "Registry tokens signed by the token endpoint",
@@ -97,6 +128,9 @@ impl Metrics {
             registry_events_rejected,
             registry_tokens_issued,
             registry_token_requests_refused,
+            sync_reconciles,
+            sync_repositories_skipped,
+            sync_reconcile_requests,
         }
     }
 
@@ -104,6 +138,26 @@ impl Metrics {
         ChildLabels {
             child: name.to_owned(),
         }
+    }
+
+    /// Records one reconcile's outcome.
+    pub fn record_reconcile(&self, report: &berth_sync::reconcile::ReconcileReport) {
+        let outcome = if report.catalog_error.is_some() {
+            "failed"
+        } else if report.skipped.is_empty() {
+            "complete"
+        } else {
+            "partial"
+        };
+        self.sync_reconciles
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+        self.sync_repositories_skipped
+            .set(i64::try_from(report.skipped.len()).unwrap_or(i64::MAX));
+        self.sync_reconcile_requests
+            .set(i64::try_from(report.requests).unwrap_or(i64::MAX));
     }
 
     /// The exposition text format.

@@ -15,6 +15,7 @@
 //!   registry/storage/     blobs and manifests
 //!   run/                  pid files of children; run/postgres is the socket dir
 //!   run/api.url           where the running berth's API listens, for the CLI
+//!   run/registry.url      where the running berth's registry listens, for the CLI
 //!   run/docker-proxy/     one read-only Docker API socket per docker_sock_ro app
 //! ```
 
@@ -127,6 +128,10 @@ impl Layout {
 
     pub fn api_url_file(&self) -> PathBuf {
         self.run().join("api.url")
+    }
+
+    pub fn registry_url_file(&self) -> PathBuf {
+        self.run().join("registry.url")
     }
 
     /// This data dir's instance id (32 hex characters), created on first use.

@@ -5,6 +5,7 @@
 mod app_cli;
 mod app_directory;
 mod bench;
+mod bench_sync;
 mod cli;
 mod config;
 mod doctor;
@@ -13,6 +14,7 @@ mod layout;
 mod lock;
 mod postgres_cluster;
 mod registry_auth;
+mod registry_cli;
 mod registry_process;
 mod serve;
 mod supervisor;
@@ -57,7 +59,7 @@ enum Command {
     /// Registry maintenance
     #[command(subcommand)]
     Registry(RegistryCommand),
-    /// Measure the token endpoint of a running berth (loopback only)
+    /// Measure a running berth: token endpoint, catalog sync (loopback only)
     #[command(subcommand)]
     Bench(BenchCommand),
     /// Manage users and their application tokens (through the running berth)
@@ -94,12 +96,38 @@ enum RegistryCommand {
         #[arg(long)]
         algorithm: Option<String>,
     },
+    /// Repositories and their tags, as the registry serves them
+    Catalog {
+        #[command(flatten)]
+        target: registry_cli::Target,
+    },
+    /// The manifest of <repository>:<tag> (or @<digest>) as served, then its digest
+    Manifest {
+        #[command(flatten)]
+        target: registry_cli::Target,
+        reference: String,
+    },
+    /// Delete a tag (its sibling tags on the same digest stay) or a digest (every tag on it goes)
+    Delete {
+        #[command(flatten)]
+        target: registry_cli::Target,
+        repository: String,
+        /// A tag, or a digest `sha256:...`
+        reference: String,
+    },
+    /// Reconcile berth's catalog with the registry now (admin API; credentials as for `berth user`)
+    Sync {
+        #[command(flatten)]
+        target: registry_cli::Target,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
     /// tokens/s and p50/p99 for the refresh, application-token and password paths, and sign-only
     Tokens(bench::BenchArgs),
+    /// Catalog sync: populate N×M images, full and steady-state reconcile, event-to-visible p50/p99
+    Sync(bench_sync::SyncBenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -122,8 +150,39 @@ fn main() -> ExitCode {
                 data_dir,
                 algorithm,
             }) => rotate_key(&data_dir, algorithm.as_deref()).map(|()| ExitCode::SUCCESS),
+            Command::Registry(RegistryCommand::Catalog { target }) => {
+                registry_cli::run(&target, registry_cli::Action::Catalog)
+                    .await
+                    .map(|()| ExitCode::SUCCESS)
+            }
+            Command::Registry(RegistryCommand::Manifest { target, reference }) => {
+                registry_cli::run(&target, registry_cli::Action::Manifest { reference })
+                    .await
+                    .map(|()| ExitCode::SUCCESS)
+            }
+            Command::Registry(RegistryCommand::Delete {
+                target,
+                repository,
+                reference,
+            }) => registry_cli::run(
+                &target,
+                registry_cli::Action::Delete {
+                    repository,
+                    reference,
+                },
+            )
+            .await
+            .map(|()| ExitCode::SUCCESS),
+            Command::Registry(RegistryCommand::Sync { target }) => {
+                registry_cli::run(&target, registry_cli::Action::Sync)
+                    .await
+                    .map(|()| ExitCode::SUCCESS)
+            }
             Command::Bench(BenchCommand::Tokens(args)) => {
                 bench::run(args).await.map(|()| ExitCode::SUCCESS)
+            }
+            Command::Bench(BenchCommand::Sync(args)) => {
+                bench_sync::run(args).await.map(|()| ExitCode::SUCCESS)
             }
             Command::User { target, command } => cli::run(&target, cli::Resource::User(command))
                 .await

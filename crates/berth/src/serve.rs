@@ -175,6 +175,13 @@ async fn boot_and_serve(
         owner_token,
         webhook_sealer: Some(webhook_sealer.clone()),
     });
+    let catalog_sync = crate::sync_worker::catalog_sync(
+        store.clone(),
+        &cfg.registry_url(),
+        layout.secret("service-user-password")?,
+        state.metrics().clone(),
+    )?;
+    state.set_catalog_sync(catalog_sync.clone());
     let (core_listener, apps) = start_apps(cfg, layout, &store, &engine, network, &state).await?;
     tracing::info!(
         listen = %cfg.listen,
@@ -221,12 +228,7 @@ async fn boot_and_serve(
             let _ = core_stop_rx.await;
         },
     ));
-    let sync = crate::sync_worker::spawn(
-        store.clone(),
-        &cfg.registry_url(),
-        layout.secret("service-user-password")?,
-        cfg.sync_interval,
-    )?;
+    let sync = crate::sync_worker::spawn(catalog_sync, cfg.sync_interval);
     let webhooks =
         crate::webhook_worker::spawn(store.clone(), webhook_sealer, cfg.webhook_retry_base)?;
     let signal = shutdown_signal().await;
@@ -309,6 +311,11 @@ async fn start_apps(
     state.set_apps(apps.clone());
     let url = format!("http://{}\n", crate::config::client_facing(cfg.listen));
     std::fs::write(layout.api_url_file(), url).context("cannot write run/api.url")?;
+    std::fs::write(
+        layout.registry_url_file(),
+        format!("{}\n", cfg.registry_url()),
+    )
+    .context("cannot write run/registry.url")?;
     tracing::info!(listen = %core_addr, "core API for apps (portal_core) listening");
     Ok((core_listener, apps))
 }

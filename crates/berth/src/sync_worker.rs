@@ -1,25 +1,30 @@
 //! The sync worker: applies stored registry notifications as they arrive
-//! (polled every half second) and reconciles the catalog with the registry
+//! (polled every half second, at once while a backlog lasts) and reconciles the catalog with the registry
 //! at start and every `--sync-interval`.
 //!
 //! It talks to the registry as berth's internal service user, through
-//! berth's own token endpoint like any client.
+//! berth's own token endpoint like any client; the same [`CatalogSync`]
+//! serves the API's deletes and reconcile-now, so reconciles never overlap.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use berth_api::Metrics;
 use berth_registry::client::{Credentials, RegistryClient};
 use berth_store::Store;
+use berth_sync::service::CatalogSync;
 use tokio::task::JoinHandle;
 
 const POLL: Duration = Duration::from_millis(500);
 const BATCH: i64 = 500;
 
-pub fn spawn(
+/// The shared sync service, its reconciles counted in `metrics`.
+pub fn catalog_sync(
     store: Store,
     registry_url: &str,
     password: String,
-    interval: Duration,
-) -> anyhow::Result<JoinHandle<()>> {
+    metrics: Metrics,
+) -> anyhow::Result<Arc<CatalogSync>> {
     let client = RegistryClient::new(
         registry_url,
         Some(Credentials {
@@ -27,26 +32,39 @@ pub fn spawn(
             password,
         }),
     )?;
-    Ok(tokio::spawn(async move {
+    Ok(Arc::new(CatalogSync::new(
+        client,
+        store,
+        Some(Box::new(move |r| metrics.record_reconcile(r))),
+    )))
+}
+
+pub fn spawn(sync: Arc<CatalogSync>, interval: Duration) -> JoinHandle<()> {
+    tokio::spawn(async move {
         let mut last_reconcile: Option<Instant> = None;
         loop {
-            match berth_sync::notifications::process_pending(&store, Some(&client), BATCH).await {
-                Ok(r) if r.applied + r.orphans + r.failed > 0 => {
-                    tracing::info!(
-                        applied = r.applied,
-                        orphans = r.orphans,
-                        failed = r.failed,
-                        "registry events applied"
-                    );
+            // A full batch means more are waiting: go on without the pause.
+            let mut backlog = false;
+            match sync.process_events(BATCH).await {
+                Ok(r) => {
+                    let handled = r.applied + r.ignored + r.orphans + r.failed;
+                    backlog = i64::try_from(handled).is_ok_and(|n| n >= BATCH);
+                    if r.applied + r.orphans + r.failed > 0 {
+                        tracing::info!(
+                            applied = r.applied,
+                            orphans = r.orphans,
+                            failed = r.failed,
+                            "registry events applied"
+                        );
+                    }
                 }
-                Ok(_) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, "registry events could not be applied; retrying")
                 }
             }
             if last_reconcile.is_none_or(|t| t.elapsed() >= interval) {
                 last_reconcile = Some(Instant::now());
-                match berth_sync::reconcile::reconcile(&client, &store, false).await {
+                match sync.reconcile().await {
                     Ok(r) if r.catalog_error.is_some() => {
                         tracing::warn!(
                             error = r.catalog_error.as_deref().unwrap_or(""),
@@ -57,7 +75,9 @@ pub fn spawn(
                     Err(e) => tracing::warn!(error = %e, "catalog reconcile failed"),
                 }
             }
-            tokio::time::sleep(POLL).await;
+            if !backlog {
+                tokio::time::sleep(POLL).await;
+            }
         }
-    }))
+    })
 }

@@ -294,7 +294,7 @@ impl RegistryClient {
 
     /// Sends once with a cached token if any; on a Bearer challenge, fetches
     /// a token for the challenged scope and sends once more.
-    async fn send(
+    pub(crate) async fn send(
         &self,
         method: Method,
         path: &str,
@@ -419,7 +419,7 @@ fn pull_scope(repo: &str) -> String {
     format!("repository:{repo}:pull")
 }
 
-fn push_scope(repo: &str) -> String {
+pub(crate) fn push_scope(repo: &str) -> String {
     format!("repository:{repo}:pull,push")
 }
 
@@ -436,7 +436,7 @@ fn accept_manifests() -> HeaderMap {
     h
 }
 
-fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(crate) fn header(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -447,7 +447,7 @@ async fn expect_ok(resp: reqwest::Response, what: &str) -> Result<reqwest::Respo
     expect_status(resp, what, StatusCode::OK).await
 }
 
-async fn expect_status(
+pub(crate) async fn expect_status(
     resp: reqwest::Response,
     what: &str,
     want: StatusCode,

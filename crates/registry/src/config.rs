@@ -61,7 +61,12 @@ impl RegistryConfig {
                     "headers": {"Authorization": [format!("Bearer {}", self.notification_secret)]},
                     "timeout": "2s",
                     "threshold": 5,
-                    "backoff": "1s"
+                    "backoff": "1s",
+                    // Blob events (layers and configs are pushed as
+                    // octet-streams) never change the catalog; the registry
+                    // sends events one at a time, so three per pushed image
+                    // would triple the queue in front of every manifest.
+                    "ignoredmediatypes": ["application/octet-stream"]
                 }]
             }
         });
@@ -101,6 +106,10 @@ mod tests {
         assert_eq!(
             v["notifications"]["endpoints"][0]["headers"]["Authorization"][0],
             "Bearer s3cr\"et"
+        );
+        assert_eq!(
+            v["notifications"]["endpoints"][0]["ignoredmediatypes"][0],
+            "application/octet-stream"
         );
     }
 }

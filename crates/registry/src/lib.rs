@@ -4,7 +4,9 @@
 //!   registry (token auth pointing back at berth, notifications to berth).
 //! - [`signing`]: the token signing key and certificate the registry trusts.
 //! - [`token`]: signing registry tokens (ES256 JWTs with the `access` claim).
-//! - [`client`]: the registry calls berth makes as its service user (deletes).
+//! - [`client`]: the distribution API client berth uses as its service user.
+//! - [`manifest`]: manifest summaries (digest, size, platforms).
+//! - [`upload`]: pushing small generated images (benchmarks, tests).
 //! - [`probe`]: the unauthenticated `/v2/` challenge, used by health and doctor.
 //!
 //! Architecture invariant: nothing here starts processes or owns files beyond
@@ -24,6 +26,6 @@ pub mod client;
 pub mod config;
 pub mod manifest;
 pub mod probe;
-pub mod service_calls;
 pub mod signing;
 pub mod token;
+pub mod upload;

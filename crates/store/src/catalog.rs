@@ -41,6 +41,10 @@ pub struct Tag {
     pub author_name: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The manifest's media type, as the registry served it.
+    pub media_type: Option<String>,
+    /// `os/arch[/variant]` of each image an index or list names.
+    pub platforms: Vec<String>,
 }
 
 const REPO_COLUMNS: &str = "r.id, r.name, r.namespace_id, n.name AS namespace_name, r.description, \
@@ -48,7 +52,7 @@ const REPO_COLUMNS: &str = "r.id, r.name, r.namespace_id, n.name AS namespace_na
 
 const TAG_COLUMNS: &str =
     "g.id, g.repository_id, g.name, g.digest, g.image_id, g.size, g.author_id, \
-    u.username AS author_name, g.created_at, g.updated_at";
+    u.username AS author_name, g.created_at, g.updated_at, g.media_type, g.platforms";
 
 impl Store {
     /// Records the registry berth fronts, replacing the row of the same name.

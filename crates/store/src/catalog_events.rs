@@ -77,6 +77,19 @@ impl Store {
         .bind(name)
         .fetch_one(&mut *tx)
         .await?;
+        // berth putting a sibling back after deleting one tag pushes the
+        // same digest again as its service user: not news for the log or
+        // the webhooks.
+        let retag: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM tags t, users u WHERE t.repository_id = $1 AND t.name = $2 \
+             AND t.digest = $3 AND u.username = $4 AND u.service)",
+        )
+        .bind(repo_id)
+        .bind(tag)
+        .bind(&rec.digest)
+        .bind(&rec.pusher)
+        .fetch_one(&mut *tx)
+        .await?;
         let moved = sqlx::query(
             "INSERT INTO tags (repository_id, name, digest, media_type, size, platforms, author_id, pushed_at) \
              VALUES ($1, $2, $3, $4, $5, $6, (SELECT id FROM users WHERE username = $7), COALESCE($8::timestamptz, now())) \
@@ -96,7 +109,7 @@ impl Store {
         .bind(&rec.at)
         .execute(&mut *tx)
         .await?;
-        if moved.rows_affected() > 0 {
+        if moved.rows_affected() > 0 && !retag {
             let mut a = NewActivity::new(ActivityAction::RepositoryPush);
             a.namespace_id = Some(namespace_id);
             a.repository = Some(full.to_owned());
@@ -128,6 +141,7 @@ impl Store {
         full: &str,
         digest: &str,
         origin: &EventOrigin,
+        keep: &[String],
     ) -> Result<Vec<String>, StoreError> {
         let (ns, name) = split_repository(full);
         let mut tx = self.pool().begin().await?;
@@ -135,14 +149,23 @@ impl Store {
             "DELETE FROM tags g USING repositories r, namespaces n \
              WHERE g.repository_id = r.id AND r.namespace_id = n.id AND r.name = $2 AND g.digest = $3 \
              AND (n.name = $1 OR ($1::TEXT IS NULL AND n.kind = 'global')) \
-             AND (g.pushed_at IS NULL OR g.pushed_at <= COALESCE($4::timestamptz, now())) RETURNING g.name",
+             AND (g.pushed_at IS NULL OR g.pushed_at <= COALESCE($4::timestamptz, now())) \
+             AND NOT (g.name = ANY($5)) RETURNING g.name",
         )
         .bind(ns)
         .bind(name)
         .bind(digest)
         .bind(&origin.at)
+        .bind(keep)
         .fetch_all(&mut *tx)
         .await?;
+        // Nothing left to remove: the deletion was berth's own (a tag
+        // deleted through the API, recorded there with its real caller),
+        // or an event replayed. Neither is news for the log or webhooks.
+        if gone.is_empty() {
+            tx.commit().await?;
+            return Ok(gone);
+        }
         if let Some(namespace_id) = namespace_of(&mut tx, full).await? {
             let mut a = NewActivity::new(ActivityAction::RepositoryDelete);
             a.namespace_id = Some(namespace_id);
@@ -165,6 +188,49 @@ impl Store {
         }
         tx.commit().await?;
         Ok(gone)
+    }
+
+    /// Records a deletion made through the API by the acting caller (see
+    /// [`Store::acting_as`]): the activity under their name and the
+    /// namespace's `delete` webhooks, in one transaction. The registry's
+    /// own delete event then finds nothing left to remove and stays quiet.
+    pub async fn record_api_deletion(
+        &self,
+        full: &str,
+        tag: Option<&str>,
+        digest: &str,
+        tags: &[String],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        if let Some(namespace_id) = namespace_of(&mut tx, full).await? {
+            let action = if tag.is_some() {
+                ActivityAction::TagDelete
+            } else {
+                ActivityAction::RepositoryDelete
+            };
+            let mut a = NewActivity::new(action);
+            a.namespace_id = Some(namespace_id);
+            a.repository = Some(full.to_owned());
+            a.tag = tag.map(str::to_owned);
+            a.digest = Some(digest.to_owned());
+            a.detail = serde_json::json!({ "tags": tags });
+            insert_activity(&mut tx, self.actor(), &a).await?;
+            let (ns, _) = split_repository(full);
+            let actor = self.actor().and_then(|a| a.name.clone());
+            let event = HookEvent {
+                kind: "delete",
+                namespace: ns,
+                repository: full,
+                tag,
+                tags,
+                digest,
+                actor: actor.as_deref(),
+                at: None,
+            };
+            enqueue_deliveries(&mut tx, namespace_id, &event).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// [`Store::record_pull`] for a pull event, counted into the puller's

@@ -90,7 +90,8 @@ impl Store {
     }
 
     /// Creates or moves `full:tag`. A tag already recorded at a later event
-    /// time is left alone.
+    /// time is left alone. Re-putting the same digest (berth re-tagging the
+    /// siblings of a deleted tag) keeps the original pusher.
     pub async fn apply_tag(
         &self,
         full: &str,
@@ -116,7 +117,9 @@ impl Store {
              ON CONFLICT (repository_id, name) DO UPDATE SET \
                digest = EXCLUDED.digest, media_type = COALESCE(EXCLUDED.media_type, tags.media_type), \
                size = COALESCE(EXCLUDED.size, tags.size), platforms = EXCLUDED.platforms, \
-               author_id = COALESCE(EXCLUDED.author_id, tags.author_id), pushed_at = EXCLUDED.pushed_at, updated_at = now() \
+               author_id = CASE WHEN tags.digest = EXCLUDED.digest THEN COALESCE(tags.author_id, EXCLUDED.author_id) \
+                                ELSE COALESCE(EXCLUDED.author_id, tags.author_id) END, \
+               pushed_at = EXCLUDED.pushed_at, updated_at = now() \
              WHERE tags.pushed_at IS NULL OR tags.pushed_at <= EXCLUDED.pushed_at",
         )
         .bind(repo_id)
@@ -160,26 +163,87 @@ impl Store {
         Ok(r.rows_affected() > 0)
     }
 
+    /// Tags of `full` that berth records at `digest`.
+    pub async fn tags_at_digest(
+        &self,
+        full: &str,
+        digest: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let (ns, name) = split_repository(full);
+        Ok(sqlx::query_scalar(
+            "SELECT g.name FROM tags g JOIN repositories r ON r.id = g.repository_id \
+             JOIN namespaces n ON n.id = r.namespace_id \
+             WHERE r.name = $2 AND g.digest = $3 \
+             AND (n.name = $1 OR ($1::TEXT IS NULL AND n.kind = 'global')) ORDER BY g.name",
+        )
+        .bind(ns)
+        .bind(name)
+        .bind(digest)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// A per-tag delete as berth performed it: `tag` is gone and the
+    /// `survivors` were put back at the same digest, just now. Their push
+    /// time moves to now, so the registry's delete event (older) passes them
+    /// by and nothing flaps. One transaction.
+    pub async fn record_tag_deletion(
+        &self,
+        full: &str,
+        tag: &str,
+        survivors: &[String],
+    ) -> Result<bool, StoreError> {
+        let (ns, name) = split_repository(full);
+        let mut tx = self.pool().begin().await?;
+        let gone = sqlx::query(
+            "DELETE FROM tags g USING repositories r, namespaces n \
+             WHERE g.repository_id = r.id AND r.namespace_id = n.id AND r.name = $2 AND g.name = $3 \
+             AND (n.name = $1 OR ($1::TEXT IS NULL AND n.kind = 'global'))",
+        )
+        .bind(ns)
+        .bind(name)
+        .bind(tag)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE tags g SET pushed_at = GREATEST(g.pushed_at, now()), updated_at = now() \
+             FROM repositories r, namespaces n \
+             WHERE g.repository_id = r.id AND r.namespace_id = n.id AND r.name = $2 AND g.name = ANY($3) \
+             AND (n.name = $1 OR ($1::TEXT IS NULL AND n.kind = 'global'))",
+        )
+        .bind(ns)
+        .bind(name)
+        .bind(survivors)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(gone.rows_affected() > 0)
+    }
+
     /// Removes every tag of `full` pointing at `digest` (a manifest delete);
     /// returns their names. Tags pushed after `at` are newer than the delete
-    /// and stay.
+    /// and stay, and so do the tags in `keep` (the registry still serves them:
+    /// siblings re-tagged after a per-tag delete).
     pub async fn remove_digest(
         &self,
         full: &str,
         digest: &str,
         at: Option<&str>,
+        keep: &[String],
     ) -> Result<Vec<String>, StoreError> {
         let (ns, name) = split_repository(full);
         let gone: Vec<String> = sqlx::query_scalar(
             "DELETE FROM tags g USING repositories r, namespaces n \
              WHERE g.repository_id = r.id AND r.namespace_id = n.id AND r.name = $2 AND g.digest = $3 \
              AND (n.name = $1 OR ($1::TEXT IS NULL AND n.kind = 'global')) \
-             AND (g.pushed_at IS NULL OR g.pushed_at <= COALESCE($4::timestamptz, now())) RETURNING g.name",
+             AND (g.pushed_at IS NULL OR g.pushed_at <= COALESCE($4::timestamptz, now())) \
+             AND NOT (g.name = ANY($5)) RETURNING g.name",
         )
         .bind(ns)
         .bind(name)
         .bind(digest)
         .bind(at)
+        .bind(keep)
         .fetch_all(self.pool())
         .await?;
         Ok(gone)

@@ -227,6 +227,19 @@ pub mod admin {
         Ok(())
     }
 
+    /// Drops `name` if it exists (scratch databases of benchmarks).
+    pub async fn drop_database(options: &PgConnectOptions, name: &str) -> Result<(), StoreError> {
+        let mut conn = options.connect().await.map_err(StoreError::Connect)?;
+        sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            quote_ident(name)
+        ))
+        .execute(&mut conn)
+        .await?;
+        conn.close().await?;
+        Ok(())
+    }
+
     /// The server version, from any database.
     pub async fn server_version(options: &PgConnectOptions) -> Result<String, StoreError> {
         let mut conn = options.connect().await.map_err(StoreError::Connect)?;

@@ -115,8 +115,9 @@ pub async fn process_pending(
             CatalogEvent::ManifestDeleted {
                 repository, digest, ..
             } => {
+                let keep = still_served(store, client, &repository, &digest).await?;
                 store
-                    .remove_deleted_digest(&repository, &digest, &origin)
+                    .remove_deleted_digest(&repository, &digest, &origin, &keep)
                     .await?;
                 "applied"
             }
@@ -132,4 +133,29 @@ pub async fn process_pending(
             .await?;
     }
     Ok(report)
+}
+
+/// Tags recorded at `digest` that the registry still serves at `digest`:
+/// the siblings berth put back after deleting one tag (the delete event
+/// names only the digest). A tag is dropped only once the registry has
+/// answered that it no longer points there; a failed HEAD drops it too,
+/// since the event itself is the registry's answer.
+async fn still_served(
+    store: &Store,
+    client: Option<&RegistryClient>,
+    repository: &str,
+    digest: &str,
+) -> Result<Vec<String>, SyncError> {
+    let Some(client) = client else {
+        return Ok(Vec::new());
+    };
+    let mut keep = Vec::new();
+    for tag in store.tags_at_digest(repository, digest).await? {
+        if let Ok(Some(head)) = client.head_manifest(repository, &tag).await {
+            if head.digest == digest {
+                keep.push(tag);
+            }
+        }
+    }
+    Ok(keep)
 }

@@ -207,3 +207,101 @@ async fn notifications_apply_idempotently_out_of_order_and_keep_orphans() {
     assert!(tags(&store.catalog_digests().await.unwrap(), "ns/app").is_empty());
     assert!(store.pending_registry_events(10).await.unwrap().is_empty());
 }
+
+/// One reconcile at a time: while one waits on a registry that accepted the
+/// connection but has not answered, a second is refused at once; when the
+/// registry then fails, nothing is removed and the status says so.
+#[tokio::test]
+async fn a_second_reconcile_is_refused_while_one_runs_and_a_failure_removes_nothing() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use berth_sync::service::{CatalogSync, ReconcileNowError};
+
+    let pg = PlainPostgres::start().unwrap();
+    let store = store_on(&pg).await;
+    with_namespace(&store, "ns").await;
+    let reg = PlainRegistry::start().unwrap();
+    reg.push_local_image(&busybox_image().unwrap(), "ns/app:1", None)
+        .unwrap();
+    reconcile(
+        &RegistryClient::new(&reg.url(), None).unwrap(),
+        &store,
+        false,
+    )
+    .await
+    .unwrap();
+
+    let hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", hole.local_addr().unwrap());
+    let failures = Arc::new(AtomicUsize::new(0));
+    let seen = failures.clone();
+    let sync = Arc::new(CatalogSync::new(
+        RegistryClient::new(&url, None).unwrap(),
+        store.clone(),
+        Some(Box::new(move |r| {
+            if r.catalog_error.is_some() {
+                seen.fetch_add(1, Ordering::SeqCst);
+            }
+        })),
+    ));
+    let first = tokio::spawn({
+        let sync = sync.clone();
+        async move { sync.reconcile_now().await }
+    });
+    // The first reconcile is inside once its request reached the registry.
+    let (conn, _) = hole.accept().await.unwrap();
+    assert!(matches!(
+        sync.reconcile_now().await,
+        Err(ReconcileNowError::Busy)
+    ));
+    drop(conn);
+    drop(hole);
+    let report = first.await.unwrap().unwrap();
+    assert!(report.catalog_error.is_some(), "{report:?}");
+    assert_eq!(report.removals, 0);
+    assert_eq!(failures.load(Ordering::SeqCst), 1);
+    let last = sync.last_reconcile().unwrap();
+    assert!(!last.complete());
+    assert_eq!(
+        tags(&store.catalog_digests().await.unwrap(), "ns/app"),
+        ["1"]
+    );
+}
+
+/// The registry's delete event names only a digest; after a per-tag delete
+/// berth put the siblings back, so the event removes the deleted tag and
+/// keeps every sibling the registry still serves (no flap until the re-put
+/// events arrive).
+#[tokio::test]
+async fn a_delete_event_keeps_siblings_the_registry_still_serves() {
+    let pg = PlainPostgres::start().unwrap();
+    let store = store_on(&pg).await;
+    with_namespace(&store, "ns").await;
+    let reg = PlainRegistry::start().unwrap();
+    let image = busybox_image().unwrap();
+    for dest in ["ns/app:1", "ns/app:2"] {
+        reg.push_local_image(&image, dest, None).unwrap();
+    }
+    let client = RegistryClient::new(&reg.url(), None).unwrap();
+    reconcile(&client, &store, false).await.unwrap();
+    let done = delete_tag(&client, "ns/app", "2").await.unwrap();
+    assert_eq!(done.survivors, ["1"]);
+
+    store
+        .record_registry_events(&[event(
+            "d1",
+            "delete",
+            "ns/app",
+            None,
+            &done.digest,
+            "2099-01-01T00:00:00Z",
+        )])
+        .await
+        .unwrap();
+    process_pending(&store, Some(&client), 100).await.unwrap();
+    assert_eq!(
+        tags(&store.catalog_digests().await.unwrap(), "ns/app"),
+        ["1"]
+    );
+}

@@ -20,17 +20,24 @@ pub struct PlainRegistry {
 
 impl PlainRegistry {
     pub fn start() -> anyhow::Result<Self> {
+        Self::start_on(None)
+    }
+
+    /// A plain registry serving `storage` (another registry's storage dir,
+    /// say berth's while berth is stopped), or a fresh one.
+    pub fn start_on(storage: Option<&Path>) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix("berth-plain-registry-")
             .tempdir()?;
         let port = free_port();
         let config = dir.path().join("config.yml");
+        let root = storage.map_or_else(|| dir.path().join("storage"), Path::to_path_buf);
         std::fs::write(
             &config,
             serde_json::json!({
                 "version": 0.1,
                 "log": {"level": "warn", "accesslog": {"disabled": true}},
-                "storage": {"filesystem": {"rootdirectory": dir.path().join("storage")}, "delete": {"enabled": true}},
+                "storage": {"filesystem": {"rootdirectory": root}, "delete": {"enabled": true}},
                 "http": {"addr": format!("127.0.0.1:{port}")}
             })
             .to_string(),

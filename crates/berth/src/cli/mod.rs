@@ -6,7 +6,7 @@
 //! `<data-dir>/secrets/cli-auth` (0600), which `berth user bootstrap` writes
 //! with the first admin's application token.
 
-mod client;
+pub(crate) mod client;
 mod commands;
 
 use std::path::PathBuf;

@@ -33,6 +33,7 @@ pub fn stdout(o: &Output) -> String {
 }
 
 /// A start-up failure must be one clear line, never a panic or backtrace.
+#[track_caller]
 pub fn assert_one_clear_error(o: &Output, needle: &str) {
     let err = stderr(o);
     assert!(!o.status.success(), "expected failure, got success: {err}");

@@ -11,8 +11,28 @@ use crate::common::bin;
 use crate::docker_cli::{assert_ok, DockerClient};
 use crate::portus::{Api, Auth};
 
+/// The names of repository `repo_id`'s tags, sorted.
+pub async fn tag_names(api: &Api, auth: &Auth, repo_id: &Value) -> Vec<String> {
+    let (_, list) = api
+        .call(
+            auth,
+            Method::GET,
+            &format!("/api/v1/repositories/{repo_id}/tags"),
+            None,
+        )
+        .await;
+    let mut names: Vec<String> = list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["name"].as_str().map(str::to_owned))
+        .collect();
+    names.sort();
+    names
+}
+
 /// Polls the caller's repository list until `full_name` shows `tags`.
-async fn wait_for_tags(api: &Api, auth: &Auth, full_name: &str, tags: &[&str]) -> Duration {
+pub async fn wait_for_tags(api: &Api, auth: &Auth, full_name: &str, tags: &[&str]) -> Duration {
     let start = Instant::now();
     loop {
         let (_, repos) = api
@@ -24,22 +44,7 @@ async fn wait_for_tags(api: &Api, auth: &Auth, full_name: &str, tags: &[&str]) -
             .flatten()
             .find(|r| r["full_name"] == full_name);
         if let Some(repo) = found {
-            let (_, list) = api
-                .call(
-                    auth,
-                    Method::GET,
-                    &format!("/api/v1/repositories/{}/tags", repo["id"]),
-                    None,
-                )
-                .await;
-            let mut names: Vec<String> = list
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|t| t["name"].as_str().map(str::to_owned))
-                .collect();
-            names.sort();
-            if names == tags {
+            if tag_names(api, auth, &repo["id"]).await == tags {
                 return start.elapsed();
             }
         }

@@ -198,6 +198,10 @@ pub(crate) struct TagEntity {
     size_human: String,
     scanned: i32,
     vulnerabilities: Option<()>,
+    /// berth extension: Docker schema 2 or OCI, image or index.
+    media_type: Option<String>,
+    /// berth extension: the platforms of an index or manifest list.
+    platforms: Vec<String>,
 }
 
 impl From<&Tag> for TagEntity {
@@ -217,6 +221,8 @@ impl From<&Tag> for TagEntity {
             size_human: human_size(t.size.unwrap_or(0)),
             scanned: 0,
             vulnerabilities: None,
+            media_type: t.media_type.clone(),
+            platforms: t.platforms.clone(),
         }
     }
 }

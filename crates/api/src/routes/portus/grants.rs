@@ -289,6 +289,13 @@ const ROUTES: &[RouteGrant] = &[
         NamespaceOwner,
         "send a delivery again",
     ),
+    // berth extension: reconcile the catalog with the registry now.
+    r(
+        "POST",
+        "/api/v1/registries/{id}/sync",
+        Admin,
+        "reconcile the catalog with the registry now; 409 while one runs (berth)",
+    ),
 ];
 
 /// Every Portus route berth serves, with its grant.

@@ -29,7 +29,11 @@ pub(super) async fn health(ctx: Ctx) -> ApiResult {
     let entry = |ok: bool, name: &str| serde_json::json!({"msg": format!("{name} is {}", if ok { "reachable" } else { "unreachable" }), "success": ok});
     json(
         status,
-        serde_json::json!({"database": entry(database, "database"), "registry": entry(registry, "registry")}),
+        serde_json::json!({
+            "database": entry(database, "database"),
+            "registry": entry(registry, "registry"),
+            "sync": super::sync::health_entry(ctx.state.catalog_sync().and_then(|s| s.last_reconcile()).as_ref()),
+        }),
     )
 }
 

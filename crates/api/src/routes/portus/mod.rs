@@ -22,6 +22,7 @@ mod namespaces;
 mod pagination;
 mod registries;
 mod repositories;
+mod sync;
 mod teams;
 mod users;
 mod webhooks;
@@ -116,6 +117,7 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
         ("POST", "/v1/namespaces/{id}/webhooks/{wid}/deliveries/{did}/resend") => {
             post(webhooks::resend)
         }
+        ("POST", "/v1/registries/{id}/sync") => post(sync::reconcile_now),
         _ => return None,
     })
 }
@@ -128,6 +130,7 @@ pub(crate) enum ApiError {
     Forbidden,
     NotFound,
     BadRequest(String),
+    Conflict(String),
     Unprocessable(&'static str, String),
     Internal,
 }
@@ -165,6 +168,7 @@ impl IntoResponse for ApiError {
             ),
             Self::NotFound => (StatusCode::NOT_FOUND, serde_json::json!("Not found")),
             Self::BadRequest(m) => (StatusCode::BAD_REQUEST, serde_json::json!(m)),
+            Self::Conflict(m) => (StatusCode::CONFLICT, serde_json::json!(m)),
             Self::Unprocessable(field, m) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 serde_json::json!({ field: [m] }),

@@ -5,12 +5,10 @@ use axum::body::Bytes;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use berth_authz::grant::grant;
-use berth_authz::names::RepositoryName;
-use berth_authz::policy::{RepositoryFacts, Subject};
 use berth_authz::portus_api::{ApiGrant, ApiTarget};
-use berth_authz::scope::{Scope, ScopeAction};
 use berth_store::Repository;
+use berth_sync::service::{DeleteError, RepositoryDeleted};
+use berth_sync::tag_delete::{TagDeleteError, TagDeleted};
 use serde::Deserialize;
 
 use super::entities::{RepositoryEntity, TagEntity};
@@ -174,34 +172,121 @@ pub(super) async fn tag(ctx: Ctx, Path(raw): Path<String>) -> ApiResult {
     json(StatusCode::OK, TagEntity::from(&tag))
 }
 
-/// `DELETE /api/v1/tags/{id}`: distribution deletes by digest, so every tag
-/// of the repository pointing at the same manifest goes with it (as in Portus).
+/// `DELETE /api/v1/tags/{id}`: the tag goes, and every sibling tag sharing
+/// its digest stays (distribution deletes by digest; berth puts the siblings
+/// back). The database is updated at once, so it agrees with the registry
+/// before the notification arrives.
 pub(super) async fn destroy_tag(ctx: Ctx, Path(raw): Path<String>) -> ApiResult {
     let (tag, repo) = load_tag(&ctx, &raw).await?;
-    delete_manifest(&ctx, &repo, &tag.digest).await?;
-    ctx.store()
-        .delete_tags_by_digest(repo.id, &tag.digest)
-        .await?;
+    let sync = ctx.state.catalog_sync().ok_or(ApiError::Internal)?;
+    let repository = full_name(&repo);
+    let done = match sync.delete_tag(&repository, &tag.name).await {
+        Ok(done) => done,
+        // Recorded but no longer in the registry: the record was stale.
+        Err(DeleteError::Tag(TagDeleteError::NoSuchTag { .. })) => {
+            ctx.store().remove_tag(&repository, &tag.name).await?;
+            TagDeleted {
+                digest: tag.digest.clone(),
+                survivors: Vec::new(),
+            }
+        }
+        Err(e) => return Err(ApiError::internal(&e)),
+    };
+    deletion_completed(
+        &ctx,
+        &Deletion::Tag {
+            repository,
+            tag: tag.name,
+            done,
+        },
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `DELETE /api/v1/repositories/{id}`: every manifest, then the record.
+/// `DELETE /api/v1/repositories/{id}`: every manifest (all digests), then
+/// the record.
 pub(super) async fn destroy(ctx: Ctx, Path(raw): Path<String>) -> ApiResult {
     let (repo, _) = load(&ctx, &raw).await?;
-    let mut digests: Vec<String> = ctx
+    let sync = ctx.state.catalog_sync().ok_or(ApiError::Internal)?;
+    let recorded: Vec<String> = ctx
         .store()
         .tags(Some(repo.id))
         .await?
         .into_iter()
         .map(|t| t.digest)
         .collect();
-    digests.sort();
-    digests.dedup();
-    for digest in &digests {
-        delete_manifest(&ctx, &repo, digest).await?;
-    }
+    let done = sync
+        .delete_repository(&full_name(&repo), &recorded)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    // The record goes even when no tag named it in the registry any more.
     ctx.store().delete_repository(repo.id).await?;
+    deletion_completed(&ctx, &Deletion::Repository(done)).await;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A deletion the registry and the database both completed.
+#[derive(Debug)]
+pub(crate) enum Deletion {
+    Tag {
+        repository: String,
+        tag: String,
+        done: TagDeleted,
+    },
+    Repository(RepositoryDeleted),
+}
+
+/// The one place where a completed deletion through the API is reported,
+/// with who asked for it: the audit log and the namespace's webhooks. The
+/// registry has already deleted; a failure to record is logged, not
+/// answered as a failed delete.
+async fn deletion_completed(ctx: &Ctx, deletion: &Deletion) {
+    let actor = ctx.caller.as_ref().map(|u| u.username.as_str());
+    let recorded = match deletion {
+        Deletion::Tag {
+            repository,
+            tag,
+            done,
+        } => {
+            tracing::info!(
+                actor,
+                repository,
+                tag,
+                digest = done.digest,
+                survivors = ?done.survivors,
+                "tag deleted"
+            );
+            ctx.store()
+                .record_api_deletion(
+                    repository,
+                    Some(tag),
+                    &done.digest,
+                    std::slice::from_ref(tag),
+                )
+                .await
+        }
+        Deletion::Repository(done) => {
+            tracing::info!(
+                actor,
+                repository = done.repository,
+                digests = done.digests.len(),
+                "repository deleted"
+            );
+            let mut result = Ok(());
+            for digest in &done.digests {
+                result = result.and(
+                    ctx.store()
+                        .record_api_deletion(&done.repository, None, digest, &[])
+                        .await,
+                );
+            }
+            result
+        }
+    };
+    if let Err(e) = recorded {
+        tracing::error!(error = %e, "recording a deletion in the audit log failed");
+    }
 }
 
 fn full_name(r: &Repository) -> String {
@@ -209,36 +294,4 @@ fn full_name(r: &Repository) -> String {
         Some(ns) => format!("{ns}/{}", r.name),
         None => r.name.clone(),
     }
-}
-
-/// Deletes a manifest from the registry as berth's service user, with a
-/// token whose `delete` the policy granted to the service (so it is refused
-/// when deletion is disabled).
-async fn delete_manifest(ctx: &Ctx, repo: &Repository, digest: &str) -> Result<(), ApiError> {
-    let auth = ctx.state.registry_auth().ok_or(ApiError::Internal)?;
-    let name = RepositoryName::parse(&full_name(repo)).map_err(|e| ApiError::internal(&e))?;
-    let scope = Scope::repository(name, [ScopeAction::Delete]).ok_or(ApiError::Internal)?;
-    let access = grant(
-        &Subject::Service,
-        &[scope],
-        |_| Some(RepositoryFacts { namespace: None }),
-        &auth.policy,
-    );
-    if access.is_empty() {
-        return Err(ApiError::Forbidden);
-    }
-    let token = auth
-        .signer
-        .sign(&auth.service_user, &access, std::time::SystemTime::now())
-        .map_err(|e| ApiError::internal(&e))?;
-    let inner = &ctx.state.inner;
-    berth_registry::service_calls::delete_manifest(
-        &inner.http,
-        &inner.registry_url,
-        &full_name(repo),
-        digest,
-        &token.token,
-    )
-    .await
-    .map_err(|e| ApiError::internal(&e))
 }
