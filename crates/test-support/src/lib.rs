@@ -5,12 +5,14 @@
 //! SIGKILL) when dropped, so tests run in parallel and leave nothing behind.
 
 pub mod browser;
+mod docker_daemon;
 mod images;
 mod plain;
 
 // The test helpers keep one flat path (`berth_test_support::busybox_image`)
 // whatever file they live in.
 pub use browser::Browser;
+pub use docker_daemon::restart_docker_daemon;
 pub use images::{busybox_image, derived_image, psql_image};
 pub use plain::{PlainPostgres, PlainRegistry};
 

@@ -9,6 +9,7 @@ mod browser_pairing;
 mod cli_api;
 mod common;
 mod docker_cli;
+mod docker_restart;
 mod failures;
 mod gateway_apps;
 mod identity;
