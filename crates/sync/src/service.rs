@@ -140,6 +140,50 @@ impl CatalogSync {
         Ok(done)
     }
 
+    /// A tag delete someone asked for (the Portus API's `DELETE
+    /// /api/v1/tags/{id}`, the web UI's confirmation form), the one sequence
+    /// both edges run: the registry delete keeping the siblings, the record,
+    /// then the audit log and the namespace's webhooks under the name of
+    /// `acting` (a [`Store::acting_as`] store). A tag berth recorded with
+    /// `recorded_digest` but the registry no longer has is a stale record:
+    /// it goes, and that counts as done. The registry has already deleted
+    /// when the audit is written, so a failure to audit is logged, not
+    /// answered as a failed delete.
+    pub async fn delete_tag_for(
+        &self,
+        acting: &Store,
+        repository: &str,
+        tag: &str,
+        recorded_digest: &str,
+    ) -> Result<TagDeleted, DeleteError> {
+        let done = match self.delete_tag(repository, tag).await {
+            Ok(done) => done,
+            Err(DeleteError::Tag(TagDeleteError::NoSuchTag { .. })) => {
+                self.store.remove_tag(repository, tag).await?;
+                TagDeleted {
+                    digest: recorded_digest.to_owned(),
+                    survivors: Vec::new(),
+                }
+            }
+            Err(e) => return Err(e),
+        };
+        tracing::info!(
+            actor = acting.actor().and_then(|a| a.name.as_deref()),
+            repository,
+            tag,
+            digest = done.digest,
+            survivors = ?done.survivors,
+            "tag deleted"
+        );
+        if let Err(e) = acting
+            .record_api_deletion(repository, Some(tag), &done.digest, &[tag.to_owned()])
+            .await
+        {
+            tracing::error!(error = %e, "recording a deletion in the audit log failed");
+        }
+        Ok(done)
+    }
+
     /// Deletes every manifest of `repository` (every digest its tags name,
     /// as the registry lists them now, plus those berth recorded), then the
     /// repository's record.

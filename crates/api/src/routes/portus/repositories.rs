@@ -7,8 +7,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use berth_authz::portus_api::{ApiGrant, ApiTarget};
 use berth_store::Repository;
-use berth_sync::service::{DeleteError, RepositoryDeleted};
-use berth_sync::tag_delete::{TagDeleteError, TagDeleted};
+use berth_sync::service::RepositoryDeleted;
 use serde::Deserialize;
 
 use super::entities::{RepositoryEntity, TagEntity};
@@ -180,27 +179,9 @@ pub(super) async fn destroy_tag(ctx: Ctx, Path(raw): Path<String>) -> ApiResult 
     let (tag, repo) = load_tag(&ctx, &raw).await?;
     let sync = ctx.state.catalog_sync().ok_or(ApiError::Internal)?;
     let repository = full_name(&repo);
-    let done = match sync.delete_tag(&repository, &tag.name).await {
-        Ok(done) => done,
-        // Recorded but no longer in the registry: the record was stale.
-        Err(DeleteError::Tag(TagDeleteError::NoSuchTag { .. })) => {
-            ctx.store().remove_tag(&repository, &tag.name).await?;
-            TagDeleted {
-                digest: tag.digest.clone(),
-                survivors: Vec::new(),
-            }
-        }
-        Err(e) => return Err(ApiError::internal(&e)),
-    };
-    deletion_completed(
-        &ctx,
-        &Deletion::Tag {
-            repository,
-            tag: tag.name,
-            done,
-        },
-    )
-    .await;
+    sync.delete_tag_for(ctx.store(), &repository, &tag.name, &tag.digest)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -222,68 +203,31 @@ pub(super) async fn destroy(ctx: Ctx, Path(raw): Path<String>) -> ApiResult {
         .map_err(|e| ApiError::internal(&e))?;
     // The record goes even when no tag named it in the registry any more.
     ctx.store().delete_repository(repo.id).await?;
-    deletion_completed(&ctx, &Deletion::Repository(done)).await;
+    deletion_completed(&ctx, &done).await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// A deletion the registry and the database both completed.
-#[derive(Debug)]
-pub(crate) enum Deletion {
-    Tag {
-        repository: String,
-        tag: String,
-        done: TagDeleted,
-    },
-    Repository(RepositoryDeleted),
-}
-
-/// The one place where a completed deletion through the API is reported,
-/// with who asked for it: the audit log and the namespace's webhooks. The
-/// registry has already deleted; a failure to record is logged, not
+/// The one place where a completed repository deletion through the API is
+/// reported, with who asked for it: the audit log and the namespace's
+/// webhooks (a tag's goes through [`berth_sync::service::CatalogSync::delete_tag_for`]).
+/// The registry has already deleted; a failure to record is logged, not
 /// answered as a failed delete.
-async fn deletion_completed(ctx: &Ctx, deletion: &Deletion) {
+async fn deletion_completed(ctx: &Ctx, done: &RepositoryDeleted) {
     let actor = ctx.caller.as_ref().map(|u| u.username.as_str());
-    let recorded = match deletion {
-        Deletion::Tag {
-            repository,
-            tag,
-            done,
-        } => {
-            tracing::info!(
-                actor,
-                repository,
-                tag,
-                digest = done.digest,
-                survivors = ?done.survivors,
-                "tag deleted"
-            );
+    tracing::info!(
+        actor,
+        repository = done.repository,
+        digests = done.digests.len(),
+        "repository deleted"
+    );
+    let mut recorded = Ok(());
+    for digest in &done.digests {
+        recorded = recorded.and(
             ctx.store()
-                .record_api_deletion(
-                    repository,
-                    Some(tag),
-                    &done.digest,
-                    std::slice::from_ref(tag),
-                )
-                .await
-        }
-        Deletion::Repository(done) => {
-            tracing::info!(
-                actor,
-                repository = done.repository,
-                digests = done.digests.len(),
-                "repository deleted"
-            );
-            let mut result = Ok(());
-            for digest in &done.digests {
-                result = result.and(
-                    ctx.store()
-                        .record_api_deletion(&done.repository, None, digest, &[])
-                        .await,
-                );
-            }
-            result
-        }
-    };
+                .record_api_deletion(&done.repository, None, digest, &[])
+                .await,
+        );
+    }
     if let Err(e) = recorded {
         tracing::error!(error = %e, "recording a deletion in the audit log failed");
     }
