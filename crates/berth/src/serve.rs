@@ -199,6 +199,7 @@ async fn boot_and_serve(
             },
         ),
         apps: Some(apps.clone()),
+        catalog_sync: Some(catalog_sync.clone()),
         // berth serves plain HTTP; a TLS front sets its own cookie policy.
         secure_cookies: false,
     });

@@ -26,6 +26,7 @@ use berth_apps::Apps;
 use berth_authz::policy::PolicySettings;
 use berth_identity::Identities;
 use berth_store::Store;
+use berth_sync::service::CatalogSync;
 
 /// How long a session lives without a request.
 pub const SESSION_IDLE_HOURS: i64 = 12;
@@ -38,6 +39,9 @@ pub struct WebConfig {
     pub policy: PolicySettings,
     /// The apps service; `None` when berth runs no apps.
     pub apps: Option<Apps>,
+    /// The registry deletes, the same service the Portus API deletes
+    /// through; `None` leaves tags undeletable from the UI.
+    pub catalog_sync: Option<Arc<CatalogSync>>,
     /// Served over TLS: cookies get `Secure`.
     pub secure_cookies: bool,
 }
@@ -80,6 +84,10 @@ impl Web {
 
     pub(crate) fn apps(&self) -> Option<&Apps> {
         self.inner.cfg.apps.as_ref()
+    }
+
+    pub(crate) fn catalog_sync(&self) -> Option<&CatalogSync> {
+        self.inner.cfg.catalog_sync.as_deref()
     }
 
     pub(crate) fn secure_cookies(&self) -> bool {

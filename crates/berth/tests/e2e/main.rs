@@ -26,6 +26,7 @@ mod sync_delete;
 mod sync_proofs;
 mod token_endpoint;
 mod web_accounts;
+mod web_delete;
 mod web_home;
 mod web_registry;
 mod web_session;

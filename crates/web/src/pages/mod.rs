@@ -9,6 +9,7 @@ mod namespaces;
 mod owner;
 mod registry;
 mod social;
+mod tag_delete;
 mod teams;
 
 use askama::Template;
@@ -31,6 +32,10 @@ pub(crate) fn routes() -> Router<Web> {
         .route(
             "/r/{*name}",
             get(registry::repository).post(registry::update_description),
+        )
+        .route(
+            "/tag-delete/{id}",
+            get(tag_delete::confirm).post(tag_delete::delete),
         )
         .route("/star/{*name}", post(social::star))
         .route("/comments/{*name}", post(social::comment))

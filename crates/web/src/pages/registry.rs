@@ -171,11 +171,17 @@ pub(super) async fn search(
     })
 }
 
+/// A tag on the repository page, with what its delete link needs.
+struct TagChip {
+    name: String,
+    id: i64,
+}
+
 /// One image (a digest) and the tags on it.
 struct GroupRow {
     digest: String,
     short_digest: String,
-    tags: Vec<String>,
+    tags: Vec<TagChip>,
     size: String,
     platforms: String,
     pushed: Option<When>,
@@ -193,6 +199,10 @@ struct RepositoryPage {
     /// The description as sanitized HTML.
     description_html: String,
     can_edit: bool,
+    /// Tags get a delete link (the API's grant for `DELETE /api/v1/tags/{id}`).
+    can_delete: bool,
+    /// The notice after a delete: the tag that went.
+    deleted: Option<String>,
     csrf_path: String,
     social: super::social::Social,
     groups: Vec<GroupRow>,
@@ -200,11 +210,18 @@ struct RepositoryPage {
     pull: String,
 }
 
+/// `?deleted=TAG`, set by the redirect after a tag delete.
+#[derive(serde::Deserialize)]
+pub(super) struct DeletedNotice {
+    deleted: Option<String>,
+}
+
 pub(super) async fn repository(
     State(web): State<Web>,
     Extension(v): Extension<Visitor>,
     Path(name): Path<String>,
     Query(q): Query<ListQuery>,
+    Query(notice): Query<DeletedNotice>,
 ) -> PageResult {
     let (r, n, target) = readable_repository(&web, &v, &name).await?;
     let full = full_name(&r);
@@ -214,9 +231,16 @@ pub(super) async fn repository(
         .tag_groups_page(r.id, offset(q.page), PER_PAGE)
         .await?;
     let pager = Pager::new(q.page, total, format!("/r/{full}?"));
+    let ids: std::collections::HashMap<String, i64> = web
+        .store()
+        .tags(Some(r.id))
+        .await?
+        .into_iter()
+        .map(|t| (t.name, t.id))
+        .collect();
     let groups = groups
         .into_iter()
-        .map(|g| group_row(g, &host, &full))
+        .map(|g| group_row(g, &host, &full, &ids))
         .collect();
     page(&RepositoryPage {
         l: Layout::new(&v, full.clone(), "explore"),
@@ -226,6 +250,8 @@ pub(super) async fn repository(
         description_html: crate::markdown::render(r.description.as_deref().unwrap_or("")),
         description: r.description.clone().unwrap_or_default(),
         can_edit: v.allows(&web, ApiGrant::Push, target),
+        can_delete: web.catalog_sync().is_some() && v.allows(&web, ApiGrant::Delete, target),
+        deleted: notice.deleted.map(|t| format!("{full}:{t}")),
         csrf_path: format!("/r/{full}"),
         social: super::social::Social::of(&web, &v, &r, &full).await?,
         groups,
@@ -282,7 +308,12 @@ pub(super) async fn update_description(
     super::redirect(&format!("/r/{}", full_name(&r)))
 }
 
-fn group_row(g: TagGroup, host: &str, full: &str) -> GroupRow {
+fn group_row(
+    g: TagGroup,
+    host: &str,
+    full: &str,
+    ids: &std::collections::HashMap<String, i64>,
+) -> GroupRow {
     let first = g.tags.first().cloned().unwrap_or_default();
     GroupRow {
         short_digest: g
@@ -294,7 +325,11 @@ fn group_row(g: TagGroup, host: &str, full: &str) -> GroupRow {
             .collect(),
         pull: format!("docker pull {host}/{full}:{first}"),
         digest: g.digest,
-        tags: g.tags,
+        tags: g
+            .tags
+            .into_iter()
+            .filter_map(|name| ids.get(&name).map(|&id| TagChip { name, id }))
+            .collect(),
         size: size(g.size),
         platforms: if g.platforms.is_empty() {
             "single platform".to_owned()
