@@ -90,6 +90,9 @@ async fn web_delete_tag_confirms_naming_the_siblings_and_refuses_a_puller() {
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("stable"), "{}", page.body);
     assert!(!page.body.contains("/tag-delete/"), "{}", page.body);
+    // A crafted link claims no delete that did not happen.
+    let spoofed = bob_web.get("/r/crewns/web?deleted=stable").await;
+    assert!(!spoofed.body.contains("Deleted tag"), "{}", spoofed.body);
     let confirm = bob_web.get(&format!("/tag-delete/{stable}")).await;
     assert_eq!(confirm.status, 403, "{}", confirm.body);
     let token = bob_web.csrf("/tokens").await;

@@ -251,7 +251,11 @@ pub(super) async fn repository(
         description: r.description.clone().unwrap_or_default(),
         can_edit: v.allows(&web, ApiGrant::Push, target),
         can_delete: web.catalog_sync().is_some() && v.allows(&web, ApiGrant::Delete, target),
-        deleted: notice.deleted.map(|t| format!("{full}:{t}")),
+        // Only a tag that is really gone: the query alone proves nothing.
+        deleted: notice
+            .deleted
+            .filter(|t| !ids.contains_key(t))
+            .map(|t| format!("{full}:{t}")),
         csrf_path: format!("/r/{full}"),
         social: super::social::Social::of(&web, &v, &r, &full).await?,
         groups,
