@@ -4,6 +4,7 @@
 //! sees typed functions and the [`Store`] handle.
 
 mod activities;
+pub mod activities_csv;
 mod apps;
 mod cache;
 mod catalog;

@@ -215,21 +215,6 @@ pub(super) async fn list(
     })
 }
 
-/// One CSV cell (RFC 4180), with a formula-looking value defused by a
-/// leading `'`, as the API's export does.
-fn cell(raw: &str) -> String {
-    let guarded = if raw.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{raw}")
-    } else {
-        raw.to_owned()
-    };
-    if guarded.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", guarded.replace('"', "\"\""))
-    } else {
-        guarded
-    }
-}
-
 pub(super) async fn csv(
     State(web): State<Web>,
     Extension(v): Extension<Visitor>,
@@ -243,26 +228,7 @@ pub(super) async fn csv(
         ascending: false,
     };
     let (rows, _) = web.store().activities(&f, &visible, page).await?;
-    let mut out = String::from("id,created_at,last_at,action,actor,addr,namespace,repository,tag,digest,team,target,count\r\n");
-    for a in rows {
-        let cells = [
-            a.id.to_string(),
-            a.created_at.to_rfc3339(),
-            a.last_at.to_rfc3339(),
-            a.action,
-            a.actor_name.unwrap_or_default(),
-            a.addr.unwrap_or_default(),
-            a.namespace_name.unwrap_or_default(),
-            a.repository.unwrap_or_default(),
-            a.tag.unwrap_or_default(),
-            a.digest.unwrap_or_default(),
-            a.team_name.unwrap_or_default(),
-            a.target.unwrap_or_default(),
-            a.count.to_string(),
-        ];
-        out.push_str(&cells.iter().map(|c| cell(c)).collect::<Vec<_>>().join(","));
-        out.push_str("\r\n");
-    }
+    let out = berth_store::activities_csv::activities_csv(rows);
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
@@ -278,14 +244,6 @@ pub(super) async fn csv(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn csv_cells_are_quoted_and_formulas_defused() {
-        assert_eq!(cell("plain"), "plain");
-        assert_eq!(cell("a,b"), "\"a,b\"");
-        assert_eq!(cell("=cmd()"), "'=cmd()");
-        assert_eq!(cell("say \"hi\""), "\"say \"\"hi\"\"\"");
-    }
 
     #[test]
     fn dates_filter_whole_days() {
