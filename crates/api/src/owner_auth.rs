@@ -41,6 +41,16 @@ pub(crate) async fn authenticate(
         .map_err(|e| Problem::bad_request(e.to_string()).with_field(e.header()))
 }
 
+/// Authenticates a request's terminal cookie alone, for routes that only
+/// ask "is this a paired browser?": a cookie does not depend on the method
+/// or path, which only a peer's signature covers.
+pub(crate) async fn authenticate_cookie(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Result<AuthOutcome, AuthError>, Problem> {
+    authenticate(state, &Method::GET, &Uri::from_static("/"), headers).await
+}
+
 /// 401 for refused credentials, removing a refused cookie.
 pub(crate) fn refused(state: &AppState, e: &AuthError) -> Response {
     if let AuthError::Store(cause) = e {

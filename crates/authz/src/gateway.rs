@@ -154,6 +154,25 @@ pub struct GatewayDecision {
     reason: GatewayReason,
 }
 
+/// Where a browser may be sent back to after signing in: `next` if it is
+/// a path on the same host, else `/`. Anything with a scheme, a `//`
+/// authority, a backslash (which browsers read as `/`) or a control
+/// character could leave the host, so the hand-off and pairing pages
+/// never become an open redirect.
+pub fn local_redirect_path(next: Option<&str>) -> &str {
+    match next {
+        Some(p)
+            if p.starts_with('/')
+                && !p.starts_with("//")
+                && !p.contains('\\')
+                && !p.chars().any(char::is_control) =>
+        {
+            p
+        }
+        _ => "/",
+    }
+}
+
 /// Decides whether `caller` may reach a path with `access`.
 pub fn decide_gateway(access: Access, caller: &Caller) -> GatewayDecision {
     GatewayDecision::from_reason(match (access, caller) {

@@ -83,13 +83,7 @@ async fn caller(
     // On the main listener a paired terminal is the owner too, as on every
     // other `/protected` route; apps on the core listener never carry one.
     if listener == Listener::Main && headers.contains_key(header::COOKIE) {
-        let outcome = crate::owner_auth::authenticate(
-            state,
-            &axum::http::Method::GET,
-            &axum::http::Uri::from_static("/protected/apps"),
-            headers,
-        )
-        .await?;
+        let outcome = crate::owner_auth::authenticate_cookie(state, headers).await?;
         return match outcome {
             Ok(o) if matches!(o.caller, berth_authz::gateway::Caller::Terminal { .. }) => {
                 Ok(CoreCaller::Owner)

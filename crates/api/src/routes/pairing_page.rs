@@ -11,7 +11,7 @@ use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Form};
-use berth_authz::gateway::Caller;
+use berth_authz::gateway::{local_redirect_path, Caller};
 use berth_identity::IdentityError;
 use serde::Deserialize;
 
@@ -37,7 +37,7 @@ pub(super) async fn form(
     Query(q): Query<NextQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let next = local_path(q.next.as_deref());
+    let next = local_redirect_path(q.next.as_deref());
     if is_terminal(&state, &headers).await {
         // A meta refresh, not a redirect from the form: Chromium applies
         // the form's `form-action` CSP to every redirect of its submission,
@@ -69,7 +69,7 @@ pub(super) async fn submit(
     Form(f): Form<PairForm>,
 ) -> Response {
     let client = crate::owner_auth::client_ip(connect.map(|Extension(c)| c));
-    let next = local_path(f.next.as_deref());
+    let next = local_redirect_path(f.next.as_deref());
     match state
         .identities()
         .pair(client, &f.code, &f.name, None)
@@ -204,29 +204,8 @@ impl AppTarget {
 }
 
 async fn is_terminal(state: &AppState, headers: &HeaderMap) -> bool {
-    let outcome = crate::owner_auth::authenticate(
-        state,
-        &axum::http::Method::GET,
-        &axum::http::Uri::from_static("/pair"),
-        headers,
-    )
-    .await;
+    let outcome = crate::owner_auth::authenticate_cookie(state, headers).await;
     matches!(outcome, Ok(Ok(o)) if matches!(o.caller, Caller::Terminal { .. }))
-}
-
-/// `next` if it is a path on this host, else `/`.
-fn local_path(next: Option<&str>) -> &str {
-    match next {
-        Some(p)
-            if p.starts_with('/')
-                && !p.starts_with("//")
-                && !p.contains('\\')
-                && !p.chars().any(char::is_control) =>
-        {
-            p
-        }
-        _ => "/",
-    }
 }
 
 fn see_other(location: &str) -> Response {

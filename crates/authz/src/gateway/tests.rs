@@ -267,3 +267,18 @@ fn keywords_and_client_types() {
     assert_eq!(terminal().client_type(), "terminal");
     assert_eq!(peer().client_type(), "peer");
 }
+
+#[test]
+fn a_redirect_after_sign_in_stays_on_this_host() {
+    assert_eq!(local_redirect_path(Some("/a/b?c=d")), "/a/b?c=d");
+    for bad in [
+        "//evil.example/",
+        "http://evil.example/",
+        "/\\evil",
+        "a",
+        "/x\ny",
+    ] {
+        assert_eq!(local_redirect_path(Some(bad)), "/", "{bad:?}");
+    }
+    assert_eq!(local_redirect_path(None), "/");
+}

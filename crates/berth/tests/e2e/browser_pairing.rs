@@ -9,20 +9,7 @@ use berth_test_support::{Berth, Browser};
 use serde_json::json;
 
 use crate::apps_support::{app_name, Owner};
-use crate::common::bin;
-
-async fn pairing_code(b: &Berth) -> String {
-    let code: serde_json::Value = reqwest::Client::new()
-        .get(b.url("/protected/terminals/pairing-code"))
-        .bearer_auth(b.owner_token())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    code["code"].as_str().unwrap().to_owned()
-}
+use crate::common::{bin, pair_terminal, pairing_code};
 
 #[tokio::test]
 async fn chromium_pairs_through_the_form_and_opens_a_private_app() {
@@ -163,20 +150,7 @@ async fn a_handoff_ticket_works_once_for_a_paired_browser_and_only_for_this_bert
         )
         .build()
         .unwrap();
-    let code = pairing_code(&b).await;
-    let r = http
-        .post(b.url(&format!("/public/pair/terminal?code={code}")))
-        .json(&json!({"name": "api client"}))
-        .send()
-        .await
-        .unwrap();
-    let cookie = r.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = pair_terminal(&b, "api client").await;
     // A paired terminal is the owner on `/protected/apps` too; a forged
     // cookie is not.
     let apps = http

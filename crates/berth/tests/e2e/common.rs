@@ -69,3 +69,32 @@ pub async fn get(url: &str) -> reqwest::Response {
         .await
         .expect("request")
 }
+
+/// A fresh pairing code, fetched with the owner token as the CLI would.
+pub async fn pairing_code(b: &berth_test_support::Berth) -> String {
+    let code: serde_json::Value = reqwest::Client::new()
+        .get(b.url("/protected/terminals/pairing-code"))
+        .bearer_auth(b.owner_token().trim())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    code["code"].as_str().unwrap().to_owned()
+}
+
+/// Pairs a terminal named `name` through the API and returns its cookie
+/// as a `Cookie` header pair (`berth_terminal=...`).
+pub async fn pair_terminal(b: &berth_test_support::Berth, name: &str) -> String {
+    let code = pairing_code(b).await;
+    let r = reqwest::Client::new()
+        .post(b.url(&format!("/public/pair/terminal?code={code}")))
+        .json(&serde_json::json!({"name": name, "icon": "desktop"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    set.split(';').next().unwrap().to_owned()
+}

@@ -9,32 +9,7 @@ use reqwest::Client;
 use serde_json::json;
 
 use crate::apps_support::{app_name, Owner};
-use crate::common::bin;
-
-/// Pairs a terminal and returns its cookie (`name=value`).
-async fn pair_terminal(b: &Berth, token: &str) -> String {
-    let code: serde_json::Value = Client::new()
-        .get(b.url("/protected/terminals/pairing-code"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let r = Client::new()
-        .post(b.url(&format!(
-            "/public/pair/terminal?code={}",
-            code["code"].as_str().unwrap()
-        )))
-        .json(&json!({"name": "e2e browser", "icon": "desktop"}))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.status());
-    let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
-    set.split(';').next().unwrap().to_owned()
-}
+use crate::common::{bin, pair_terminal};
 
 fn client(b: &Berth, app: &str) -> Client {
     let addr: SocketAddr = format!("127.0.0.1:{}", b.ports.listen).parse().unwrap();
@@ -75,8 +50,7 @@ async fn private_and_public_paths_of_a_real_app_with_a_paired_terminal() {
         .await;
     assert!(s.is_success(), "{v}");
     owner.wait_status(&name, "running").await;
-    let token = std::fs::read_to_string(b.data_dir().join("owner.token")).unwrap();
-    let cookie = pair_terminal(&b, token.trim()).await;
+    let cookie = pair_terminal(&b, "e2e browser").await;
     let c = client(&b, &name);
     let base = format!("http://{name}.localhost:{}", b.ports.listen);
 

@@ -6,50 +6,15 @@
 use std::time::Duration;
 
 use berth_test_support::{Berth, Browser};
-use reqwest::Client;
 use serde_json::json;
 
 use crate::apps_support::app_name;
-use crate::common::bin;
+use crate::common::{bin, pair_terminal, pairing_code};
 use crate::web_support::{base, shot, WebClient};
-
-/// A fresh pairing code, as the owner's CLI would fetch it.
-async fn pairing_code(b: &Berth) -> String {
-    let code: serde_json::Value = Client::new()
-        .get(b.url("/protected/terminals/pairing-code"))
-        .bearer_auth(b.owner_token().trim())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    code["code"].as_str().unwrap().to_owned()
-}
 
 /// Pairs a terminal through the API and returns its cookie's value.
 async fn terminal_cookie(b: &Berth) -> String {
-    let code: serde_json::Value = Client::new()
-        .get(b.url("/protected/terminals/pairing-code"))
-        .bearer_auth(b.owner_token().trim())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let r = Client::new()
-        .post(b.url(&format!(
-            "/public/pair/terminal?code={}",
-            code["code"].as_str().unwrap()
-        )))
-        .json(&json!({"name": "e2e chromium", "icon": "desktop"}))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.status());
-    let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
-    let pair = set.split(';').next().unwrap();
+    let pair = pair_terminal(b, "e2e chromium").await;
     pair.split_once('=').unwrap().1.to_owned()
 }
 

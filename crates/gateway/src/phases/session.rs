@@ -8,6 +8,7 @@ use http::{header, StatusCode};
 use crate::body::BoxBody;
 use crate::directory::Authenticator;
 use crate::pages;
+use berth_authz::gateway::local_redirect_path;
 
 pub const SESSION_PATH: &str = "/.berth/session";
 
@@ -40,44 +41,8 @@ pub fn redeem(
     let Some(cookie) = ticket.and_then(|t| authenticator.redeem_handoff(&t, host)) else {
         return expired();
     };
-    let mut response = pages::redirect(local_path(next.as_deref()));
+    let mut response = pages::redirect(local_redirect_path(next.as_deref()));
     *response.status_mut() = StatusCode::SEE_OTHER;
     response.headers_mut().append(header::SET_COOKIE, cookie);
     response
-}
-
-/// `next` if it is a path on this host, else `/`: the hand-off must not be
-/// a way to send a freshly signed-in browser elsewhere.
-fn local_path(next: Option<&str>) -> &str {
-    match next {
-        Some(p)
-            if p.starts_with('/')
-                && !p.starts_with("//")
-                && !p.contains('\\')
-                && !p.chars().any(char::is_control) =>
-        {
-            p
-        }
-        _ => "/",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::local_path;
-
-    #[test]
-    fn next_stays_on_this_host() {
-        assert_eq!(local_path(Some("/a/b?c=d")), "/a/b?c=d");
-        for bad in [
-            "//evil.example/",
-            "http://evil.example/",
-            "/\\evil",
-            "a",
-            "/x\ny",
-        ] {
-            assert_eq!(local_path(Some(bad)), "/", "{bad:?}");
-        }
-        assert_eq!(local_path(None), "/");
-    }
 }
