@@ -69,6 +69,10 @@ pub struct CatalogSync {
     /// Reconciles write, deletes read: deletes run side by side, never
     /// during a reconcile.
     registry_writes: RwLock<()>,
+    /// Deletes write, notification passes read: a delete event applied
+    /// between a digest delete and the re-put of its siblings would see
+    /// the siblings gone from the registry and drop them for a moment.
+    deleting: RwLock<()>,
     last: Mutex<Option<ReconcileStatus>>,
     observer: Option<ReconcileObserver>,
 }
@@ -80,6 +84,7 @@ impl CatalogSync {
             store,
             reconciling: tokio::sync::Mutex::new(()),
             registry_writes: RwLock::new(()),
+            deleting: RwLock::new(()),
             last: Mutex::new(None),
             observer,
         }
@@ -91,6 +96,7 @@ impl CatalogSync {
 
     /// Applies pending notifications.
     pub async fn process_events(&self, limit: i64) -> Result<PassReport, SyncError> {
+        let _no_delete_midway = self.deleting.read().await;
         process_pending(&self.store, Some(&self.client), limit).await
     }
 
@@ -133,6 +139,7 @@ impl CatalogSync {
     /// then records it: the tag row goes, the siblings stay.
     pub async fn delete_tag(&self, repository: &str, tag: &str) -> Result<TagDeleted, DeleteError> {
         let _shared = self.registry_writes.read().await;
+        let _deleting = self.deleting.write().await;
         let done = delete_tag(&self.client, repository, tag).await?;
         self.store
             .record_tag_deletion(repository, tag, &done.survivors)
@@ -193,6 +200,7 @@ impl CatalogSync {
         recorded_digests: &[String],
     ) -> Result<RepositoryDeleted, DeleteError> {
         let _shared = self.registry_writes.read().await;
+        let _deleting = self.deleting.write().await;
         let mut digests: Vec<String> = recorded_digests.to_vec();
         for tag in self
             .client
