@@ -76,10 +76,12 @@ async fn children_of_a_killed_berth_are_replaced_on_next_start() {
     b.stop_with(Signal::SIGKILL, Duration::from_secs(5))
         .unwrap();
     std::thread::sleep(Duration::from_millis(200));
-    assert!(
-        alive(postgres) && alive(registry),
-        "children should outlive SIGKILL"
-    );
+    // The children's stdout and stderr are pipes into the dead berth. The
+    // postmaster ignores SIGPIPE and lives on; the registry is a Go program,
+    // which exits on a write to a broken stderr, so whether it is still
+    // there depends on whether it logged since. Either way the next start
+    // must leave no child of the old run behind; postgres proves the reaping.
+    assert!(alive(postgres), "postgres should outlive SIGKILL");
 
     b.restart().await.unwrap();
 
