@@ -23,6 +23,25 @@ use crate::{
     data_dirs, io, phase_busy, postgres, AppView, Apps, AppsError, LABEL_INSTANCE, LABEL_MANIFEST,
 };
 
+/// What an uninstall deletes besides the container, the socket and the row.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Discard {
+    /// The role, the database and the password file.
+    pub database: bool,
+    /// `<data-dir>/apps/<app>`.
+    pub data_dirs: bool,
+}
+
+impl Discard {
+    /// An uninstall the owner asked for: with purge everything goes.
+    pub(crate) fn purge(purge: bool) -> Self {
+        Self {
+            database: purge,
+            data_dirs: purge,
+        }
+    }
+}
+
 impl Apps {
     /// Installs a validated manifest. Bad input (a missing image, a foreign
     /// container of the same name, a data dir that cannot be made) leaves
@@ -41,8 +60,18 @@ impl Apps {
         self.check_container_name(&name).await?;
         self.ensure_image(manifest.image().as_str(), progress)
             .await?;
-        let kept =
-            self.config().password_file(&name).exists() || self.config().app_dir(&name).exists();
+        // What an earlier install left (uninstalled without purge) is the
+        // user's data and survives a failed reinstall; what this install
+        // creates goes with it. Judged per resource: an app dir kept from an
+        // app without postgres says nothing about a database made now.
+        let keep = Discard {
+            database: !(self.config().password_file(&name).exists()
+                || self
+                    .store()
+                    .app_role_exists(&manifest.name().postgres_identifier())
+                    .await?),
+            data_dirs: !self.config().app_dir(&name).exists(),
+        };
         if !self
             .store()
             .insert_app(&name, &manifest.to_stored_value())
@@ -53,8 +82,7 @@ impl Apps {
         self.changed(&name);
         if let Err(e) = self.converge_install(&manifest, true).await {
             tracing::warn!(app = %name, error = %e, "install failed; rolling back");
-            // Data kept from an earlier install stays; what this install made goes.
-            if let Err(rollback) = self.converge_uninstall(&name, !kept).await {
+            if let Err(rollback) = self.converge_uninstall(&name, keep).await {
                 tracing::error!(app = %name, error = %rollback, "rollback failed; the next start retries");
             }
             return Err(e);
@@ -104,7 +132,7 @@ impl Apps {
             .set_app_phase(name, AppPhase::Uninstalling, purge)
             .await?;
         self.changed(name);
-        self.converge_uninstall(name, purge).await
+        self.converge_uninstall(name, Discard::purge(purge)).await
     }
 
     pub async fn start(&self, name: &str) -> Result<AppView, AppsError> {
@@ -258,7 +286,7 @@ impl Apps {
     pub(crate) async fn converge_uninstall(
         &self,
         name: &str,
-        purge: bool,
+        discard: Discard,
     ) -> Result<(), AppsError> {
         let config = self.config();
         if let Some(c) = self.engine().inspect_container(name).await? {
@@ -267,7 +295,7 @@ impl Apps {
             }
         }
         self.stop_proxy(name)?;
-        if purge {
+        if discard.database {
             if let Ok(app) = berth_manifest::name::AppName::new(name) {
                 self.store()
                     .drop_app_database(&app.postgres_identifier())
@@ -278,6 +306,8 @@ impl Apps {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(io("cannot remove the app's password")(e)),
             }
+        }
+        if discard.data_dirs {
             data_dirs::remove_app_dir(config, name)?;
         }
         self.store().delete_app(name).await?;

@@ -91,7 +91,10 @@ impl Apps {
             let lock = self.lock_for(&row.name);
             let _guard = lock.lock().await;
             let result = match row.phase {
-                AppPhase::Uninstalling => self.converge_uninstall(&row.name, row.purge).await,
+                AppPhase::Uninstalling => {
+                    self.converge_uninstall(&row.name, crate::install::Discard::purge(row.purge))
+                        .await
+                }
                 AppPhase::Installing | AppPhase::Installed => {
                     match berth_manifest::parse_value(row.manifest.clone()) {
                         Ok(parsed) => {

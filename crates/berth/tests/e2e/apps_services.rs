@@ -192,14 +192,24 @@ async fn a_symlink_planted_in_a_data_dir_cannot_redirect_it() {
     std::fs::create_dir_all(&host).unwrap();
     std::os::unix::fs::symlink(&outside, host.join("data")).unwrap();
 
+    // The database step runs before the data dirs: the failed install must
+    // take back the role it made, though the app dir was there before it.
     let (s, problem) = owner
-        .install(&json!({"v": "4.0", "name": name, "image": busybox_image().unwrap(), "data_dirs": [{"path": "/data/sub", "uid": 1000}]}))
+        .install(&json!({"v": "4.0", "name": name, "image": busybox_image().unwrap(), "services": ["postgres"], "data_dirs": [{"path": "/data/sub", "uid": 1000}]}))
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     assert_eq!(problem["field"], "/data_dirs");
     assert!(!outside.join("sub").exists());
     assert_eq!(owner.get(&name).await.0, StatusCode::NOT_FOUND);
     assert!(!crate::apps_support::docker(&["container", "inspect", &name]).0);
+    let ident = format!("app_{}", name.replace('-', "_"));
+    assert!(!role_exists(&b, &ident) && !database_exists(&b, &ident));
+    assert!(!b
+        .data_dir()
+        .join(format!("secrets/apps/{name}.postgres-password"))
+        .exists());
+    // The app dir was the user's before the install: it stays.
+    assert!(host.join("data").symlink_metadata().is_ok());
 }
 
 /// One HTTP/1.0 request over a Unix socket: (status, body so far).
