@@ -2,7 +2,8 @@
 //! while berth was down converges at the next start; a registry that stops
 //! answering during a reconcile removes nothing and the failure shows in
 //! health and metrics; OCI images and multi-arch indexes, built with berth's
-//! own client, show their media type and platforms through the API.
+//! own client, show their media type and platforms through the API; health
+//! shows a reconcile's detail to admins only.
 
 use std::time::Duration;
 
@@ -159,10 +160,31 @@ async fn a_registry_that_stops_answering_during_a_reconcile_removes_nothing() {
             .any(|l| l.starts_with("berth_sync_reconciles_total{outcome=\"failed\"}")),
         "{metrics}"
     );
-    let (_, health) = api
-        .call(&Auth::Anonymous, Method::GET, "/api/v1/health", None)
-        .await;
+    // Health answers anyone, but only admins see which repositories were
+    // skipped: the failed catalog put every known one, private ones
+    // included, in the report.
+    let bob = api.create_user(&admin, "bob", false).await;
+    for (who, auth) in [("anonymous", Auth::Anonymous), ("bob", bob.auth())] {
+        let (_, health) = api.call(&auth, Method::GET, "/api/v1/health", None).await;
+        assert_eq!(health["sync"]["success"], false, "{who}: {health}");
+        assert_eq!(health["sync"]["skipped"], 1, "{who}: {health}");
+        assert!(health["sync"]["finished_at"].is_u64(), "{who}: {health}");
+        assert!(health["sync"].get("report").is_none(), "{who}: {health}");
+        assert!(
+            !health.to_string().contains("alice/web"),
+            "{who} learns a repository name from health: {health}"
+        );
+    }
+    let (_, health) = api.call(&admin, Method::GET, "/api/v1/health", None).await;
     assert_eq!(health["sync"]["success"], false, "{health}");
+    assert_eq!(
+        health["sync"]["report"]["skipped"][0]["repository"], "alice/web",
+        "{health}"
+    );
+    assert!(
+        health["sync"]["report"]["catalog_error"].is_string(),
+        "{health}"
+    );
 
     // With the registry back, the next reconcile is complete and still
     // removes nothing.
