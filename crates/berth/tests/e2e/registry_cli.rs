@@ -168,6 +168,10 @@ async fn registry_cli_lists_shows_deletes_and_syncs() {
     assert!(o.status.success(), "{}", text(&o));
     let report: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(report["complete"], true, "{report}");
+    assert_eq!(
+        report["deep"], true,
+        "an asked-for reconcile HEADs every tag"
+    );
     assert!(report["repositories"].as_u64().unwrap() >= 1, "{report}");
     let (s, health) = api
         .call(&Auth::Anonymous, Method::GET, "/api/v1/health", None)

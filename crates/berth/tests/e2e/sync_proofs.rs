@@ -1,5 +1,5 @@
 //! The catalog sync's promises against a real berth: a registry changed
-//! while berth was down converges at the next start; a registry that stops
+//! while berth was down converges at the next start, moved tags included; a registry that stops
 //! answering during a reconcile removes nothing and the failure shows in
 //! health and metrics; OCI images and multi-arch indexes, built with berth's
 //! own client, show their media type and platforms through the API; health
@@ -105,6 +105,50 @@ async fn a_registry_changed_while_berth_was_down_converges_at_the_next_start() {
         assert!(
             start.elapsed() < Duration::from_secs(30),
             "alice/gone:1 was never removed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A tag re-pushed to another image while berth was down keeps its name,
+/// so a reconcile that only lists tags would never notice: the one at start
+/// HEADs every known tag.
+#[tokio::test]
+async fn a_tag_moved_while_berth_was_down_shows_its_new_digest_after_start() {
+    let mut b = Berth::start(&bin()).await.unwrap();
+    let api = Api::new(&b);
+    let admin = api.bootstrap().await;
+    let alice = api.create_user(&admin, "alice", false).await;
+    let c = service_client(&b);
+    let old = push_image(&c, "alice/web", "1", "web-1").await;
+    push_image(&c, "alice/web", "2", "web-2").await;
+    wait_for_tags(&api, &alice.auth(), "alice/web", &["1", "2"]).await;
+
+    b.stop_with(Signal::SIGTERM, Duration::from_secs(15))
+        .unwrap();
+    let plain = PlainRegistry::start_on(Some(&b.data_dir().join("registry/storage"))).unwrap();
+    let p = RegistryClient::new(&plain.url(), None).unwrap();
+    let moved = push_image(&p, "alice/web", "1", "web-1-moved").await;
+    assert_ne!(old, moved);
+    drop(plain);
+
+    b.restart().await.unwrap();
+    let digest_of = |tags: &[Value], name: &str| {
+        tags.iter()
+            .find(|t| t["name"] == name)
+            .and_then(|t| t["digest"].as_str().map(str::to_owned))
+    };
+    let start = std::time::Instant::now();
+    loop {
+        let tags = tags_of(&api, &alice.auth(), "alice/web")
+            .await
+            .unwrap_or_default();
+        if digest_of(&tags, "1").as_deref() == Some(moved.as_str()) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "alice/web:1 kept a stale digest; tags: {tags:?}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

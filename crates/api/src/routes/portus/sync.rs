@@ -6,7 +6,7 @@ use std::time::UNIX_EPOCH;
 
 use axum::extract::Path;
 use axum::http::StatusCode;
-use berth_sync::reconcile::ReconcileReport;
+use berth_sync::reconcile::{Depth, ReconcileReport};
 use berth_sync::service::{ReconcileNowError, ReconcileStatus};
 
 use super::{id, json, ApiError, ApiResult, Ctx};
@@ -38,6 +38,7 @@ pub(super) async fn reconcile_now(ctx: Ctx, Path(raw): Path<String>) -> ApiResul
 pub(crate) fn report_json(r: &ReconcileReport) -> serde_json::Value {
     serde_json::json!({
         "complete": r.catalog_error.is_none() && r.skipped.is_empty(),
+        "deep": r.depth == Depth::Deep,
         "repositories": r.repositories,
         "upserts": r.upserts,
         "removals": r.removals,
