@@ -6,8 +6,12 @@ use std::collections::BTreeMap;
 use berth_authz::policy::Visibility;
 use berth_registry::client::RegistryClient;
 use berth_registry::manifest::OCI_IMAGE;
-use berth_store::{ConnectOptions, NewUser, Store, StoredEvent};
-use berth_sync::notifications::process_pending;
+use berth_store::sealed::SecretBox;
+use berth_store::{
+    ActivityFilter, ActivityPage, ActivityVisibility, ConnectOptions, NewUser, NewWebhook, Store,
+    StoredEvent,
+};
+use berth_sync::notifications::{apply_event, process_pending, Handled};
 use berth_sync::reconcile::{reconcile, Depth};
 use berth_sync::tag_delete::delete_tag;
 use berth_test_support::{busybox_image, PlainPostgres, PlainRegistry};
@@ -36,7 +40,8 @@ async fn store_on(pg: &PlainPostgres) -> Store {
     store
 }
 
-async fn with_namespace(store: &Store, ns: &str) {
+/// Creates namespace `ns` with an owner and a team; returns its id.
+async fn with_namespace(store: &Store, ns: &str) -> i64 {
     let user = store
         .create_user(&NewUser {
             username: format!("owner-{ns}"),
@@ -55,7 +60,8 @@ async fn with_namespace(store: &Store, ns: &str) {
     store
         .create_namespace(ns, team.id, None, Visibility::Private)
         .await
-        .unwrap();
+        .unwrap()
+        .id
 }
 
 fn tags(c: &BTreeMap<String, BTreeMap<String, String>>, repo: &str) -> Vec<String> {
@@ -360,4 +366,126 @@ async fn a_delete_event_keeps_siblings_the_registry_still_serves() {
         tags(&store.catalog_digests().await.unwrap(), "ns/app"),
         ["1"]
     );
+}
+
+/// Activities (pulls weighted by their count), webhook deliveries of
+/// `hook`, and the catalog: what applying an event twice would change.
+async fn effects(store: &Store, hook: i64) -> (Vec<(String, i64)>, i64, String) {
+    let page = ActivityPage {
+        offset: 0,
+        limit: 100,
+        ascending: true,
+    };
+    let (activities, _) = store
+        .activities(&ActivityFilter::default(), &ActivityVisibility::All, page)
+        .await
+        .unwrap();
+    let (_, deliveries) = store.webhook_deliveries(hook, 0, 100).await.unwrap();
+    let catalog = format!("{:?}", store.catalog_digests().await.unwrap());
+    (
+        activities
+            .into_iter()
+            .map(|a| (a.action, a.count))
+            .collect(),
+        deliveries,
+        catalog,
+    )
+}
+
+/// An event's effects and its processed mark commit together, so a pass
+/// that read an event as pending before another applied it, or a worker
+/// run again over the inbox, adds no second activity, webhook delivery or
+/// pull count.
+#[tokio::test]
+async fn applying_an_applied_event_again_changes_nothing() {
+    let pg = PlainPostgres::start().unwrap();
+    let store = store_on(&pg).await;
+    let ns = with_namespace(&store, "ns").await;
+    let sealer = SecretBox::new(&[7; 32]).unwrap();
+    let hook = store
+        .create_webhook(
+            &sealer,
+            ns,
+            &NewWebhook {
+                name: "hook".into(),
+                url: "http://127.0.0.1:9/hook".into(),
+                request_method: "POST".into(),
+                enabled: true,
+                username: None,
+                password: None,
+                secret: "a webhook secret".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let batch = [
+        event(
+            "p1",
+            "push",
+            "ns/app",
+            Some("1"),
+            "sha256:d1",
+            "2026-11-29T10:00:01Z",
+        ),
+        event(
+            "p2",
+            "push",
+            "ns/app",
+            Some("2"),
+            "sha256:d2",
+            "2026-11-29T10:00:02Z",
+        ),
+        event(
+            "u1",
+            "pull",
+            "ns/app",
+            Some("1"),
+            "sha256:d1",
+            "2026-11-29T10:00:03Z",
+        ),
+        event(
+            "x2",
+            "delete",
+            "ns/app",
+            None,
+            "sha256:d2",
+            "2026-11-29T10:00:04Z",
+        ),
+    ];
+    store.record_registry_events(&batch).await.unwrap();
+    // What a pass that is overtaken (or a worker that crashed after reading) holds.
+    let stale = store.pending_registry_events(100).await.unwrap();
+    assert_eq!(stale.len(), 4);
+
+    let pass = process_pending(&store, None, 100).await.unwrap();
+    assert_eq!(pass.applied, 4, "{pass:?}");
+    let after = effects(&store, hook.id).await;
+    let catalog_activities: Vec<&(String, i64)> = after
+        .0
+        .iter()
+        .filter(|(action, _)| action.starts_with("repository."))
+        .collect();
+    assert_eq!(
+        catalog_activities,
+        [
+            &("repository.push".to_owned(), 1),
+            &("repository.push".to_owned(), 1),
+            &("repository.pull".to_owned(), 1),
+            &("repository.delete".to_owned(), 1),
+        ],
+        "{after:?}"
+    );
+    assert_eq!(after.1, 3, "two pushes and a delete: {after:?}");
+
+    let again = process_pending(&store, None, 100).await.unwrap();
+    assert_eq!(again, Default::default(), "nothing is pending any more");
+    for e in &stale {
+        assert_eq!(
+            apply_event(&store, None, e).await.unwrap(),
+            Handled::AlreadyProcessed,
+            "{}",
+            e.id
+        );
+    }
+    assert_eq!(effects(&store, hook.id).await, after);
 }
