@@ -3,7 +3,8 @@
 //! answering during a reconcile removes nothing and the failure shows in
 //! health and metrics; OCI images and multi-arch indexes, built with berth's
 //! own client, show their media type and platforms through the API; health
-//! shows a reconcile's detail to admins only.
+//! shows a reconcile's detail to admins only; events stored just before a
+//! kill are applied once after the restart.
 
 use std::time::Duration;
 
@@ -152,6 +153,65 @@ async fn a_tag_moved_while_berth_was_down_shows_its_new_digest_after_start() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Events berth accepted (202: stored) just before it was killed are
+/// applied after the restart, each exactly once. The kill follows the
+/// answer at once, well inside the worker's half-second poll, so the events
+/// are usually still pending; either way none may be lost or doubled.
+#[tokio::test]
+async fn events_received_just_before_a_kill_are_applied_once_after_restart() {
+    let mut b = Berth::start(&bin()).await.unwrap();
+    let api = Api::new(&b);
+    let admin = api.bootstrap().await;
+    let alice = api.create_user(&admin, "alice", false).await;
+    let c = service_client(&b);
+    let digest = push_image(&c, "alice/web", "1", "web-1").await;
+    wait_for_tags(&api, &alice.auth(), "alice/web", &["1"]).await;
+
+    let pull = |id: &str| {
+        serde_json::json!({"id": id, "action": "pull", "timestamp": chrono::Utc::now().to_rfc3339(),
+            "target": {"mediaType": OCI_IMAGE, "digest": digest, "size": 1, "repository": "alice/web", "tag": "1"},
+            "actor": {"name": "alice"}})
+    };
+    let events = serde_json::json!({"events": [pull("kill-1"), pull("kill-2"), pull("kill-3"), pull("kill-1")]});
+    let secret =
+        std::fs::read_to_string(b.data_dir().join("secrets/registry-notification-secret")).unwrap();
+    let accepted = reqwest::Client::new()
+        .post(b.url("/v2/webhooks/events"))
+        .bearer_auth(secret.trim())
+        .json(&events)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 202);
+    b.stop_with(Signal::SIGKILL, Duration::from_secs(5))
+        .unwrap();
+
+    b.restart().await.unwrap();
+    let path = "/api/v1/activities?repository=alice/web&action=repository.pull&user=alice";
+    let start = std::time::Instant::now();
+    let pulls = loop {
+        let (_, list) = api.call(&admin, Method::GET, path, None).await;
+        let counted: i64 = list
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a["count"].as_i64())
+            .sum();
+        if counted >= 3 {
+            break counted;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the stored pulls were never applied: {list}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        pulls, 3,
+        "three distinct events, one of them delivered twice"
+    );
 }
 
 #[tokio::test]
