@@ -1,12 +1,14 @@
 //! `berth registry catalog|manifest|delete|sync`: a client of the running
 //! berth's registry, the seed's `bin/client.rb` done properly.
 //!
-//! The registry commands speak the distribution API as berth's internal
+//! `catalog` and `manifest` speak the distribution API as berth's internal
 //! service user, through berth's own token endpoint like any client: the
 //! password is `<data-dir>/secrets/service-user-password` and the registry's
 //! address `<data-dir>/run/registry.url` (both written by `berth serve`).
-//! `sync` asks berth itself to reconcile, through the admin API, with the
-//! CLI's Portus credentials (`BERTH_AUTH` or `<data-dir>/secrets/cli-auth`).
+//! `delete` and `sync` ask berth itself, through the Portus API, with the
+//! CLI's Portus credentials (`BERTH_AUTH` or `<data-dir>/secrets/cli-auth`):
+//! a change goes through berth's own locks and is audited under the
+//! operator's name.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -14,7 +16,6 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use berth_authz::names::RepositoryName;
 use berth_registry::client::{ClientError, Credentials, RegistryClient};
-use berth_sync::tag_delete::{delete_tag, TagDeleteError};
 use clap::Args;
 use comfy_table::Table;
 use futures_util::stream::{self, StreamExt};
@@ -30,7 +31,7 @@ pub struct Target {
     /// The registry [default: from <data-dir>/run/registry.url]
     #[arg(long, value_name = "URL")]
     registry: Option<String>,
-    /// berth's API, for `sync` [default: from <data-dir>/run/api.url]
+    /// berth's API, for `delete` and `sync` [default: from <data-dir>/run/api.url]
     #[arg(long, env = "BERTH_URL", value_name = "URL")]
     url: Option<String>,
     /// Print JSON instead of a table
@@ -228,48 +229,83 @@ async fn manifest(target: &Target, raw: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Deletes through the running berth's API (`DELETE /api/v1/tags/{id}`)
+/// with the CLI's Portus credentials, not as the service user straight to
+/// the registry: berth's delete takes the sync's locks, so no reconcile or
+/// notification pass sees the registry between the digest delete and the
+/// re-put of the siblings, and the audit log and webhooks name the
+/// operator. A digest goes with every tag berth records at it.
 async fn delete(target: &Target, repository: &str, reference: &str) -> anyhow::Result<()> {
     let repo = repository_name(repository)?;
-    let (c, url) = client(target)?;
-    let mut out = std::io::stdout().lock();
-    if reference.starts_with("sha256:") {
-        // distribution accepts a second delete of the same digest, so ask
-        // first whether the registry still serves it.
-        let served = c
-            .head_manifest(&repo, reference)
+    let url = address(target, target.url.as_ref(), "api.url")?;
+    let api = crate::cli::client::Client::new(&url, &target.data_dir);
+    let by_digest = reference.starts_with("sha256:");
+    let shown = if by_digest {
+        format!("manifest `{repo}@{reference}`")
+    } else {
+        format!("tag `{repo}:{reference}`")
+    };
+    let Some(repo_id) = api
+        .call(Method::GET, "/api/v1/repositories?all=true", None)
+        .await?
+        .as_array()
+        .and_then(|all| all.iter().find(|r| r["full_name"] == repo.as_str()))
+        .and_then(|r| r["id"].as_i64())
+    else {
+        bail!("{shown} does not exist in berth's catalog (`berth registry sync` reconciles it)");
+    };
+    let tags_path = format!("/api/v1/repositories/{repo_id}/tags?all=true");
+    let tags = api.call(Method::GET, &tags_path, None).await?;
+    let chosen: Vec<(i64, String, String)> = tags
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| {
+            let id = t["id"].as_i64()?;
+            let name = t["name"].as_str()?.to_owned();
+            let digest = t["digest"].as_str()?.to_owned();
+            let hit = if by_digest {
+                digest == reference
+            } else {
+                name == reference
+            };
+            hit.then_some((id, name, digest))
+        })
+        .collect();
+    if chosen.is_empty() {
+        bail!("{shown} does not exist in berth's catalog (`berth registry sync` reconciles it)");
+    }
+    for (id, name, _) in &chosen {
+        api.call(Method::DELETE, &format!("/api/v1/tags/{id}"), None)
             .await
-            .map_err(|e| unreachable(e, &url))?
-            .is_some();
-        if !served
-            || !c
-                .delete_manifest(&repo, reference)
-                .await
-                .map_err(|e| unreachable(e, &url))?
-        {
-            bail!("manifest `{repo}@{reference}` does not exist in the registry");
-        }
+            .with_context(|| format!("deleting `{repo}:{name}`"))?;
+    }
+    let mut out = std::io::stdout().lock();
+    if by_digest {
+        let names: Vec<&str> = chosen.iter().map(|(_, n, _)| n.as_str()).collect();
         writeln!(
             out,
-            "deleted {repo}@{reference} and every tag that pointed at it"
+            "deleted {repo}@{reference} and its tags {}",
+            names.join(", ")
         )?;
         return Ok(());
     }
-    match delete_tag(&c, &repo, reference).await {
-        Ok(done) => {
-            let kept = if done.survivors.is_empty() {
-                "no other tag shared it".to_owned()
-            } else {
-                format!("kept {}", done.survivors.join(", "))
-            };
-            writeln!(out, "deleted {repo}:{reference} ({}); {kept}", done.digest)?;
-            Ok(())
-        }
-        Err(TagDeleteError::NoSuchTag { .. }) => {
-            bail!("tag `{repo}:{reference}` does not exist in the registry")
-        }
-        Err(TagDeleteError::Registry(e)) => Err(unreachable(e, &url)),
-        Err(e) => Err(e.into()),
-    }
+    let digest = chosen.first().map(|(_, _, d)| d.as_str()).unwrap_or("");
+    let after = api.call(Method::GET, &tags_path, None).await?;
+    let kept: Vec<&str> = after
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| t["digest"] == digest)
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    let kept = if kept.is_empty() {
+        "no other tag shared it".to_owned()
+    } else {
+        format!("kept {}", kept.join(", "))
+    };
+    writeln!(out, "deleted {repo}:{reference} ({digest}); {kept}")?;
+    Ok(())
 }
 
 async fn sync(target: &Target) -> anyhow::Result<()> {

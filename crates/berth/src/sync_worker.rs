@@ -1,6 +1,7 @@
 //! The sync worker: applies stored registry notifications as they arrive
 //! (polled every half second, at once while a backlog lasts) and reconciles the catalog with the registry
-//! at start and every `--sync-interval`.
+//! at start and every `--sync-interval`, deep at start and every
+//! [`DEEP_EVERY`](berth_sync::service::DEEP_EVERY)th time.
 //!
 //! It talks to the registry as berth's internal service user, through
 //! berth's own token endpoint like any client; the same [`CatalogSync`]
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 use berth_api::Metrics;
 use berth_registry::client::{Credentials, RegistryClient};
 use berth_store::Store;
-use berth_sync::service::CatalogSync;
+use berth_sync::service::{periodic_depth, CatalogSync};
 use tokio::task::JoinHandle;
 
 const POLL: Duration = Duration::from_millis(500);
@@ -42,6 +43,7 @@ pub fn catalog_sync(
 pub fn spawn(sync: Arc<CatalogSync>, interval: Duration) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut last_reconcile: Option<Instant> = None;
+        let mut runs: u64 = 0;
         loop {
             // A full batch means more are waiting: go on without the pause.
             let mut backlog = false;
@@ -64,7 +66,9 @@ pub fn spawn(sync: Arc<CatalogSync>, interval: Duration) -> JoinHandle<()> {
             }
             if last_reconcile.is_none_or(|t| t.elapsed() >= interval) {
                 last_reconcile = Some(Instant::now());
-                match sync.reconcile().await {
+                let depth = periodic_depth(runs);
+                runs = runs.wrapping_add(1);
+                match sync.reconcile(depth).await {
                     Ok(r) if r.catalog_error.is_some() => {
                         tracing::warn!(
                             error = r.catalog_error.as_deref().unwrap_or(""),

@@ -1,6 +1,13 @@
 //! Catalog writes caused by registry events, with their side effects in the
 //! same transaction: the activity (who pushed, pulled or deleted, from
-//! where) and the webhook deliveries of the namespace (the outbox).
+//! where), the webhook deliveries of the namespace (the outbox), and the
+//! inbox event marked processed.
+//!
+//! Architecture invariant: an event's effects and its processed mark commit
+//! together. Each write first locks the event's inbox row and does nothing
+//! when it is already processed, so a crash between apply and mark, a replay
+//! or two passes over the same event never duplicate an activity, a webhook
+//! or a pull count.
 //!
 //! A reconcile uses the plain writes of `catalog_sync.rs` instead: it learns
 //! what changed but not who did it, so it records nothing and fires nothing.
@@ -8,11 +15,14 @@
 use crate::activities::{count_pull, insert_activity, ActivityAction, Actor, NewActivity};
 use crate::catalog_sync::split_repository;
 use crate::webhooks::{enqueue_deliveries, HookEvent};
-use crate::{ApplyOutcome, Store, StoreError, TagRecord};
+use crate::{Store, StoreError, TagRecord};
 
 /// Where a registry event came from.
 #[derive(Debug, Clone, Default)]
 pub struct EventOrigin {
+    /// The event's id in the inbox (`registry_events`), marked processed by
+    /// the write that applies it.
+    pub event_id: String,
     /// The token's `sub` (`actor.name`).
     pub actor: Option<String>,
     /// The client's address as the registry saw it (`request.addr`).
@@ -39,6 +49,49 @@ pub(crate) fn strip_port(addr: &str) -> String {
     }
 }
 
+/// What applying one inbox event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventApplied {
+    Applied,
+    /// Its namespace does not exist: kept, marked `orphan`, for admins.
+    Orphan,
+    /// Already processed (by an earlier pass or a replay): nothing done.
+    AlreadyProcessed,
+}
+
+impl EventApplied {
+    /// The outcome stored on the event's row.
+    fn outcome(self) -> &'static str {
+        match self {
+            Self::Applied | Self::AlreadyProcessed => "applied",
+            Self::Orphan => "orphan",
+        }
+    }
+}
+
+/// Locks inbox event `id` for this transaction; false when it is already
+/// processed (or unknown), and then the caller must change nothing.
+async fn claim(conn: &mut sqlx::PgConnection, id: &str) -> Result<bool, StoreError> {
+    let pending: Option<bool> = sqlx::query_scalar(
+        "SELECT processed_at IS NULL FROM registry_events WHERE id = $1 FOR UPDATE",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(pending == Some(true))
+}
+
+/// Marks inbox event `id` processed with `applied`'s outcome, in the
+/// transaction of its effects.
+async fn finish(
+    conn: &mut sqlx::PgConnection,
+    id: &str,
+    applied: EventApplied,
+) -> Result<EventApplied, StoreError> {
+    crate::catalog_sync::mark_event(conn, id, applied.outcome(), None).await?;
+    Ok(applied)
+}
+
 async fn namespace_of(
     conn: &mut sqlx::PgConnection,
     full: &str,
@@ -63,10 +116,15 @@ impl Store {
         tag: &str,
         rec: &TagRecord,
         origin: &EventOrigin,
-    ) -> Result<ApplyOutcome, StoreError> {
+    ) -> Result<EventApplied, StoreError> {
         let mut tx = self.pool().begin().await?;
+        if !claim(&mut tx, &origin.event_id).await? {
+            return Ok(EventApplied::AlreadyProcessed);
+        }
         let Some(namespace_id) = namespace_of(&mut tx, full).await? else {
-            return Ok(ApplyOutcome::NoNamespace);
+            let done = finish(&mut tx, &origin.event_id, EventApplied::Orphan).await?;
+            tx.commit().await?;
+            return Ok(done);
         };
         let (ns, name) = split_repository(full);
         let repo_id: i64 = sqlx::query_scalar(
@@ -129,22 +187,26 @@ impl Store {
             };
             enqueue_deliveries(&mut tx, namespace_id, &event).await?;
         }
+        let done = finish(&mut tx, &origin.event_id, EventApplied::Applied).await?;
         tx.commit().await?;
-        Ok(ApplyOutcome::Applied)
+        Ok(done)
     }
 
     /// [`Store::remove_digest`] for a manifest delete event, recording a
     /// `repository.delete` activity and enqueueing the namespace's webhooks
-    /// in the same transaction. Returns the removed tags.
+    /// in the same transaction.
     pub async fn remove_deleted_digest(
         &self,
         full: &str,
         digest: &str,
         origin: &EventOrigin,
         keep: &[String],
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<EventApplied, StoreError> {
         let (ns, name) = split_repository(full);
         let mut tx = self.pool().begin().await?;
+        if !claim(&mut tx, &origin.event_id).await? {
+            return Ok(EventApplied::AlreadyProcessed);
+        }
         let gone: Vec<String> = sqlx::query_scalar(
             "DELETE FROM tags g USING repositories r, namespaces n \
              WHERE g.repository_id = r.id AND r.namespace_id = n.id AND r.name = $2 AND g.digest = $3 \
@@ -163,8 +225,9 @@ impl Store {
         // deleted through the API, recorded there with its real caller),
         // or an event replayed. Neither is news for the log or webhooks.
         if gone.is_empty() {
+            let done = finish(&mut tx, &origin.event_id, EventApplied::Applied).await?;
             tx.commit().await?;
-            return Ok(gone);
+            return Ok(done);
         }
         if let Some(namespace_id) = namespace_of(&mut tx, full).await? {
             let mut a = NewActivity::new(ActivityAction::RepositoryDelete);
@@ -186,8 +249,9 @@ impl Store {
             };
             enqueue_deliveries(&mut tx, namespace_id, &event).await?;
         }
+        let done = finish(&mut tx, &origin.event_id, EventApplied::Applied).await?;
         tx.commit().await?;
-        Ok(gone)
+        Ok(done)
     }
 
     /// Records a deletion made through the API by the acting caller (see
@@ -240,9 +304,12 @@ impl Store {
         full: &str,
         tag: &str,
         origin: &EventOrigin,
-    ) -> Result<(), StoreError> {
+    ) -> Result<EventApplied, StoreError> {
         let (ns, name) = split_repository(full);
         let mut tx = self.pool().begin().await?;
+        if !claim(&mut tx, &origin.event_id).await? {
+            return Ok(EventApplied::AlreadyProcessed);
+        }
         sqlx::query(
             "UPDATE tags g SET pull_count = g.pull_count + 1, \
                pulled_at = GREATEST(g.pulled_at, COALESCE($4::timestamptz, now())) \
@@ -268,8 +335,9 @@ impl Store {
             )
             .await?;
         }
+        let done = finish(&mut tx, &origin.event_id, EventApplied::Applied).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(done)
     }
 }
 

@@ -310,24 +310,18 @@ impl Store {
             .collect())
     }
 
-    /// Marks an event processed with its outcome (`applied`, `ignored`,
-    /// `orphan`, `failed`).
+    /// Marks an event processed with its outcome (`ignored`, `failed`): the
+    /// events that change nothing. An event that changes the catalog is
+    /// marked by the write applying it (`catalog_events.rs`), in the same
+    /// transaction.
     pub async fn finish_registry_event(
         &self,
         id: &str,
         outcome: &str,
         detail: Option<&str>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE registry_events SET processed_at = now(), outcome = $2, detail = $3, \
-             event_at = (payload->>'timestamp')::timestamptz WHERE id = $1",
-        )
-        .bind(id)
-        .bind(outcome)
-        .bind(detail)
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        let mut conn = self.pool().acquire().await?;
+        mark_event(&mut conn, id, outcome, detail).await
     }
 
     /// Events about namespaces berth does not know, newest first (admins
@@ -344,6 +338,25 @@ impl Store {
         .fetch_all(self.pool())
         .await?)
     }
+}
+
+/// Marks inbox event `id` processed with `outcome` on `conn`.
+pub(crate) async fn mark_event(
+    conn: &mut sqlx::PgConnection,
+    id: &str,
+    outcome: &str,
+    detail: Option<&str>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE registry_events SET processed_at = now(), outcome = $2, detail = $3, \
+         event_at = (payload->>'timestamp')::timestamptz WHERE id = $1",
+    )
+    .bind(id)
+    .bind(outcome)
+    .bind(detail)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ pub use activities::{
 };
 pub use apps::{AppPhase, AppRow};
 pub use catalog::{Registry, Repository, Tag};
-pub use catalog_events::EventOrigin;
+pub use catalog_events::{EventApplied, EventOrigin};
 pub use catalog_sync::{split_repository, ApplyOutcome, TagRecord};
 pub use credentials::{ApplicationToken, RefreshToken, MAX_APPLICATION_TOKENS};
 pub use events::StoredEvent;

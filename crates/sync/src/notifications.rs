@@ -6,13 +6,14 @@
 //! a crash or restart between receipt and processing loses nothing.
 //!
 //! Each write also records the activity (pusher, puller, deleter and their
-//! address from `actor.name` and `request.addr`) and enqueues the
-//! namespace's webhook deliveries, in the same transaction; nothing is sent
-//! from here.
+//! address from `actor.name` and `request.addr`), enqueues the namespace's
+//! webhook deliveries and marks the event processed, in one transaction, so
+//! a crash between applying and marking cannot apply an event twice; nothing
+//! is sent from here.
 
 use berth_registry::client::RegistryClient;
 use berth_registry::manifest::ManifestKind;
-use berth_store::{ApplyOutcome, EventOrigin, Store, TagRecord};
+use berth_store::{EventApplied, EventOrigin, Store, StoredEvent, TagRecord};
 
 use crate::events::{read_event, CatalogEvent};
 use crate::reconcile::SyncError;
@@ -26,6 +27,20 @@ pub struct PassReport {
     pub failed: usize,
 }
 
+/// What applying one stored event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    Applied,
+    /// Its namespace does not exist; kept for admins.
+    Orphan,
+    /// Nothing for the catalog (a blob, a push by digest).
+    Ignored,
+    /// Another pass applied it first: nothing done.
+    AlreadyProcessed,
+    /// Unreadable; marked failed with the reason.
+    Failed,
+}
+
 /// Applies up to `limit` pending events. `client` fetches the platforms of
 /// pushed indexes (the event names only the digest).
 pub async fn process_pending(
@@ -35,104 +50,121 @@ pub async fn process_pending(
 ) -> Result<PassReport, SyncError> {
     let mut report = PassReport::default();
     for stored in store.pending_registry_events(limit).await? {
-        let at = stored
-            .payload
-            .get("timestamp")
-            .and_then(|t| t.as_str())
-            .map(str::to_owned);
-        let text = |pointer: &str| {
-            stored
-                .payload
-                .pointer(pointer)
-                .and_then(|v| v.as_str())
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-        };
-        let origin = EventOrigin {
-            actor: text("/actor/name"),
-            addr: text("/request/addr"),
-            at: at.clone(),
-        };
-        let event = match read_event(&stored.payload) {
-            Ok(e) => e,
-            Err(e) => {
-                store
-                    .finish_registry_event(&stored.id, "failed", Some(&e.to_string()))
-                    .await?;
-                report.failed += 1;
-                continue;
-            }
-        };
-        let outcome = match event {
-            CatalogEvent::ManifestPushed {
-                repository,
-                tag: Some(tag),
-                digest,
-                media_type,
-                size,
-                actor,
-            } => {
-                let mut platforms = Vec::new();
-                if ManifestKind::from_media_type(&media_type).is_some_and(ManifestKind::is_index) {
-                    if let Some(c) = client {
-                        if let Ok(Some(m)) = c.manifest(&repository, &digest).await {
-                            platforms = m
-                                .summary
-                                .platforms
-                                .iter()
-                                .map(ToString::to_string)
-                                .collect();
-                        }
-                    }
-                }
-                let rec = TagRecord {
-                    digest,
-                    media_type: Some(media_type),
-                    size: i64::try_from(size).ok(),
-                    platforms,
-                    pusher: actor,
-                    at: at.clone(),
-                };
-                match store
-                    .apply_pushed_tag(&repository, &tag, &rec, &origin)
-                    .await?
-                {
-                    ApplyOutcome::Applied => "applied",
-                    ApplyOutcome::NoNamespace => "orphan",
-                }
-            }
-            // A push by digest (the children of an index) names no tag.
-            CatalogEvent::ManifestPushed { tag: None, .. } => "ignored",
-            CatalogEvent::ManifestPulled {
-                repository,
-                tag: Some(tag),
-                ..
-            } => {
-                store.record_pull_event(&repository, &tag, &origin).await?;
-                "applied"
-            }
-            CatalogEvent::ManifestPulled { tag: None, .. } => "ignored",
-            CatalogEvent::ManifestDeleted {
-                repository, digest, ..
-            } => {
-                let keep = still_served(store, client, &repository, &digest).await?;
-                store
-                    .remove_deleted_digest(&repository, &digest, &origin, &keep)
-                    .await?;
-                "applied"
-            }
-            CatalogEvent::Ignored { .. } => "ignored",
-        };
-        match outcome {
-            "applied" => report.applied += 1,
-            "orphan" => report.orphans += 1,
-            _ => report.ignored += 1,
+        match apply_event(store, client, &stored).await? {
+            Handled::Applied => report.applied += 1,
+            Handled::Orphan => report.orphans += 1,
+            Handled::Ignored | Handled::AlreadyProcessed => report.ignored += 1,
+            Handled::Failed => report.failed += 1,
         }
-        store
-            .finish_registry_event(&stored.id, outcome, None)
-            .await?;
     }
     Ok(report)
+}
+
+/// Applies one stored event and marks it processed, both in one
+/// transaction; an event already processed (read as pending by a pass that
+/// another overtook) changes nothing.
+pub async fn apply_event(
+    store: &Store,
+    client: Option<&RegistryClient>,
+    stored: &StoredEvent,
+) -> Result<Handled, SyncError> {
+    let at = stored
+        .payload
+        .get("timestamp")
+        .and_then(|t| t.as_str())
+        .map(str::to_owned);
+    let text = |pointer: &str| {
+        stored
+            .payload
+            .pointer(pointer)
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let origin = EventOrigin {
+        event_id: stored.id.clone(),
+        actor: text("/actor/name"),
+        addr: text("/request/addr"),
+        at: at.clone(),
+    };
+    let event = match read_event(&stored.payload) {
+        Ok(e) => e,
+        Err(e) => {
+            store
+                .finish_registry_event(&stored.id, "failed", Some(&e.to_string()))
+                .await?;
+            return Ok(Handled::Failed);
+        }
+    };
+    let outcome = match event {
+        CatalogEvent::ManifestPushed {
+            repository,
+            tag: Some(tag),
+            digest,
+            media_type,
+            size,
+            actor,
+        } => {
+            let mut platforms = Vec::new();
+            if ManifestKind::from_media_type(&media_type).is_some_and(ManifestKind::is_index) {
+                if let Some(c) = client {
+                    if let Ok(Some(m)) = c.manifest(&repository, &digest).await {
+                        platforms = m
+                            .summary
+                            .platforms
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect();
+                    }
+                }
+            }
+            let rec = TagRecord {
+                digest,
+                media_type: Some(media_type),
+                size: i64::try_from(size).ok(),
+                platforms,
+                pusher: actor,
+                at: at.clone(),
+            };
+            Some(
+                store
+                    .apply_pushed_tag(&repository, &tag, &rec, &origin)
+                    .await?,
+            )
+        }
+        // A push by digest (the children of an index) names no tag.
+        CatalogEvent::ManifestPushed { tag: None, .. } => None,
+        CatalogEvent::ManifestPulled {
+            repository,
+            tag: Some(tag),
+            ..
+        } => Some(store.record_pull_event(&repository, &tag, &origin).await?),
+        CatalogEvent::ManifestPulled { tag: None, .. } => None,
+        CatalogEvent::ManifestDeleted {
+            repository, digest, ..
+        } => {
+            let keep = still_served(store, client, &repository, &digest).await?;
+            Some(
+                store
+                    .remove_deleted_digest(&repository, &digest, &origin, &keep)
+                    .await?,
+            )
+        }
+        CatalogEvent::Ignored { .. } => None,
+    };
+    // The writes marked their event themselves; an ignored one changes
+    // nothing, so marking it on its own cannot duplicate anything.
+    Ok(match outcome {
+        Some(EventApplied::Applied) => Handled::Applied,
+        Some(EventApplied::Orphan) => Handled::Orphan,
+        Some(EventApplied::AlreadyProcessed) => Handled::AlreadyProcessed,
+        None => {
+            store
+                .finish_registry_event(&stored.id, "ignored", None)
+                .await?;
+            Handled::Ignored
+        }
+    })
 }
 
 /// Tags recorded at `digest` that the registry still serves at `digest`:

@@ -1,9 +1,12 @@
 //! The catalog reconcile: ask the registry, plan, apply.
 //!
 //! Requests: one catalog page per 1,000 repositories, one tag list per
-//! repository, a HEAD only for tags berth does not know (all tags in a deep
-//! run), and a manifest GET only for digests berth has never seen. In steady
-//! state that is about one request per repository. Tag lists are fetched
+//! repository, a HEAD for tags berth does not know (and for every tag in a
+//! [`Depth::Deep`] run), and a manifest GET only for digests berth has never
+//! seen. A [`Depth::Listed`] run in steady state makes about one request per
+//! repository, but cannot see a known tag re-pushed to another digest while
+//! its notification was lost; a deep run can, so one runs at start, on
+//! demand, and every so often between the cheap ones. Tag lists are fetched
 //! with bounded concurrency over the client's kept-alive connections.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -24,9 +27,22 @@ pub enum SyncError {
     Store(#[from] StoreError),
 }
 
+/// How closely a reconcile looks at the tags berth already knows.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    /// Known tags are trusted when listed: no HEAD for them. Cheap, but a
+    /// tag moved without a notification keeps its stale digest.
+    #[default]
+    Listed,
+    /// Every listed tag gets a HEAD, so a moved tag is repaired; a manifest
+    /// is fetched only for a digest berth has never seen.
+    Deep,
+}
+
 /// What one reconcile did; shown in status and metrics.
 #[derive(Debug, Default, Clone)]
 pub struct ReconcileReport {
+    pub depth: Depth,
     pub repositories: usize,
     pub upserts: usize,
     pub removals: usize,
@@ -41,14 +57,17 @@ pub struct ReconcileReport {
     pub catalog_error: Option<String>,
 }
 
-/// Runs one reconcile. `deep` also re-checks the digest of every known tag.
+/// Runs one reconcile at `depth`.
 pub async fn reconcile(
     client: &RegistryClient,
     store: &Store,
-    deep: bool,
+    depth: Depth,
 ) -> Result<ReconcileReport, SyncError> {
     let before = client.registry_requests();
-    let mut report = ReconcileReport::default();
+    let mut report = ReconcileReport {
+        depth,
+        ..ReconcileReport::default()
+    };
     let known = store.catalog_digests().await?;
     let catalog = match client.catalog(PAGE).await {
         Ok(c) => c,
@@ -69,7 +88,7 @@ pub async fn reconcile(
         .map(|repo| {
             let known_tags = known.get(&repo).unwrap_or(&empty);
             async move {
-                let obs = observe(client, &repo, known_tags, deep).await;
+                let obs = observe(client, &repo, known_tags, depth).await;
                 (repo, obs)
             }
         })
@@ -123,6 +142,7 @@ pub async fn reconcile(
     }
     report.requests = client.registry_requests() - before;
     tracing::info!(
+        depth = ?report.depth,
         repositories = report.repositories,
         upserts = report.upserts,
         removals = report.removals,
@@ -137,7 +157,7 @@ async fn observe(
     client: &RegistryClient,
     repo: &str,
     known: &BTreeMap<String, String>,
-    deep: bool,
+    depth: Depth,
 ) -> RepoObservation {
     let tags = match client.tags(repo, PAGE).await {
         Ok(Some(tags)) => tags,
@@ -146,7 +166,7 @@ async fn observe(
     };
     let mut out = BTreeMap::new();
     for tag in tags {
-        let seen = if deep || !known.contains_key(&tag) {
+        let seen = if depth == Depth::Deep || !known.contains_key(&tag) {
             match client.head_manifest(repo, &tag).await {
                 Ok(Some(head)) => TagObservation::Digest(head.digest),
                 // Listed but gone by now: the next run sees the new list.

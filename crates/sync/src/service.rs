@@ -15,8 +15,24 @@ use berth_store::{Store, StoreError};
 use tokio::sync::RwLock;
 
 use crate::notifications::{process_pending, PassReport};
-use crate::reconcile::{reconcile, ReconcileReport, SyncError};
+use crate::reconcile::{reconcile, Depth, ReconcileReport, SyncError};
 use crate::tag_delete::{delete_tag, TagDeleteError, TagDeleted};
+
+/// One periodic reconcile in this many is [`Depth::Deep`] (hourly at the
+/// default five-minute interval): often enough that a tag moved without a
+/// notification is repaired the same hour, rare enough that the steady
+/// state stays at about one request per repository.
+pub const DEEP_EVERY: u64 = 12;
+
+/// The depth of the periodic worker's `run`-th reconcile, counted from 0:
+/// the one at start is deep (berth may have missed anything while it was
+/// down), then every [`DEEP_EVERY`]th.
+pub fn periodic_depth(run: u64) -> Depth {
+    match run % DEEP_EVERY {
+        0 => Depth::Deep,
+        _ => Depth::Listed,
+    }
+}
 
 /// Called after every reconcile (metrics).
 pub type ReconcileObserver = Box<dyn Fn(&ReconcileReport) + Send + Sync>;
@@ -100,25 +116,27 @@ impl CatalogSync {
         process_pending(&self.store, Some(&self.client), limit).await
     }
 
-    /// Reconciles now, waiting for a running reconcile to finish first (the
-    /// periodic worker).
-    pub async fn reconcile(&self) -> Result<ReconcileReport, SyncError> {
+    /// Reconciles at `depth`, waiting for a running reconcile to finish
+    /// first (the periodic worker, see [`periodic_depth`]).
+    pub async fn reconcile(&self, depth: Depth) -> Result<ReconcileReport, SyncError> {
         let _one = self.reconciling.lock().await;
-        self.run().await
+        self.run(depth).await
     }
 
     /// Reconciles now unless one is running (the admin API and the CLI).
+    /// Always deep: whoever asks suspects berth is out of step, and a cheap
+    /// run cannot see a moved tag.
     pub async fn reconcile_now(&self) -> Result<ReconcileReport, ReconcileNowError> {
         let _one = self
             .reconciling
             .try_lock()
             .map_err(|_| ReconcileNowError::Busy)?;
-        Ok(self.run().await?)
+        Ok(self.run(Depth::Deep).await?)
     }
 
-    async fn run(&self) -> Result<ReconcileReport, SyncError> {
+    async fn run(&self, depth: Depth) -> Result<ReconcileReport, SyncError> {
         let _exclusive = self.registry_writes.write().await;
-        let report = reconcile(&self.client, &self.store, false).await?;
+        let report = reconcile(&self.client, &self.store, depth).await?;
         if let Some(observe) = &self.observer {
             observe(&report);
         }
@@ -222,5 +240,18 @@ impl CatalogSync {
             repository: repository.to_owned(),
             digests,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_periodic_reconcile_and_every_twelfth_are_deep() {
+        let deep: Vec<u64> = (0..30)
+            .filter(|&n| periodic_depth(n) == Depth::Deep)
+            .collect();
+        assert_eq!(deep, [0, 12, 24]);
     }
 }

@@ -5,9 +5,14 @@ use std::collections::BTreeMap;
 
 use berth_authz::policy::Visibility;
 use berth_registry::client::RegistryClient;
-use berth_store::{ConnectOptions, NewUser, Store, StoredEvent};
-use berth_sync::notifications::process_pending;
-use berth_sync::reconcile::reconcile;
+use berth_registry::manifest::OCI_IMAGE;
+use berth_store::sealed::SecretBox;
+use berth_store::{
+    ActivityFilter, ActivityPage, ActivityVisibility, ConnectOptions, NewUser, NewWebhook, Store,
+    StoredEvent,
+};
+use berth_sync::notifications::{apply_event, process_pending, Handled};
+use berth_sync::reconcile::{reconcile, Depth};
 use berth_sync::tag_delete::delete_tag;
 use berth_test_support::{busybox_image, PlainPostgres, PlainRegistry};
 use serde_json::json;
@@ -35,7 +40,8 @@ async fn store_on(pg: &PlainPostgres) -> Store {
     store
 }
 
-async fn with_namespace(store: &Store, ns: &str) {
+/// Creates namespace `ns` with an owner and a team; returns its id.
+async fn with_namespace(store: &Store, ns: &str) -> i64 {
     let user = store
         .create_user(&NewUser {
             username: format!("owner-{ns}"),
@@ -54,7 +60,8 @@ async fn with_namespace(store: &Store, ns: &str) {
     store
         .create_namespace(ns, team.id, None, Visibility::Private)
         .await
-        .unwrap();
+        .unwrap()
+        .id
 }
 
 fn tags(c: &BTreeMap<String, BTreeMap<String, String>>, repo: &str) -> Vec<String> {
@@ -75,7 +82,7 @@ async fn reconcile_converges_is_cheap_in_steady_state_and_never_deletes_blind() 
     }
     let client = RegistryClient::new(&reg.url(), None).unwrap();
 
-    let first = reconcile(&client, &store, false).await.unwrap();
+    let first = reconcile(&client, &store, Depth::Listed).await.unwrap();
     let cat = store.catalog_digests().await.unwrap();
     assert_eq!(tags(&cat, "ns/app"), ["1", "2"]);
     assert_eq!(tags(&cat, "ns/other"), ["x"]);
@@ -88,14 +95,14 @@ async fn reconcile_converges_is_cheap_in_steady_state_and_never_deletes_blind() 
 
     // Steady state: a catalog page and one tag list per repository, plus a
     // HEAD for each orphan tag (berth cannot record it, so it stays new).
-    let steady = reconcile(&client, &store, false).await.unwrap();
+    let steady = reconcile(&client, &store, Depth::Listed).await.unwrap();
     assert_eq!((steady.upserts, steady.removals), (0, 0));
     let expected = 1 + steady.repositories + steady.orphans.len();
     assert_eq!(steady.requests, expected as u64, "{steady:?}");
 
     // A tag deleted behind berth's back disappears; its sibling stays.
     delete_tag(&client, "ns/app", "2").await.unwrap();
-    let after = reconcile(&client, &store, false).await.unwrap();
+    let after = reconcile(&client, &store, Depth::Listed).await.unwrap();
     assert_eq!(after.removals, 1);
     assert_eq!(
         tags(&store.catalog_digests().await.unwrap(), "ns/app"),
@@ -104,12 +111,67 @@ async fn reconcile_converges_is_cheap_in_steady_state_and_never_deletes_blind() 
 
     // With the registry gone, nothing is removed.
     drop(reg);
-    let blind = reconcile(&client, &store, false).await.unwrap();
+    let blind = reconcile(&client, &store, Depth::Listed).await.unwrap();
     assert!(blind.catalog_error.is_some());
     assert_eq!(blind.removals, 0);
     let still = store.catalog_digests().await.unwrap();
     assert_eq!(tags(&still, "ns/app"), ["1"]);
     assert_eq!(tags(&still, "solo"), ["1"]);
+}
+
+/// A tag re-pushed to another digest without a notification reaching berth:
+/// a listed reconcile trusts the record and keeps the stale digest, a deep
+/// one HEADs every tag and repairs it, fetching only the new manifest.
+#[tokio::test]
+async fn a_moved_tag_is_repaired_by_a_deep_reconcile() {
+    let pg = PlainPostgres::start().unwrap();
+    let store = store_on(&pg).await;
+    with_namespace(&store, "ns").await;
+    let reg = PlainRegistry::start().unwrap();
+    let client = RegistryClient::new(&reg.url(), None).unwrap();
+    let old = client
+        .generate_image("ns/app", "old", "linux", "amd64")
+        .await
+        .unwrap();
+    for tag in ["1", "2"] {
+        client
+            .put_manifest("ns/app", tag, OCI_IMAGE, old.bytes.clone())
+            .await
+            .unwrap();
+    }
+    reconcile(&client, &store, Depth::Listed).await.unwrap();
+    let new = client
+        .generate_image("ns/app", "new", "linux", "amd64")
+        .await
+        .unwrap();
+    client
+        .put_manifest("ns/app", "1", OCI_IMAGE, new.bytes.clone())
+        .await
+        .unwrap();
+    assert_ne!(old.digest, new.digest);
+    let digest_of = |c: &BTreeMap<String, BTreeMap<String, String>>, tag: &str| {
+        c.get("ns/app").and_then(|t| t.get(tag)).cloned()
+    };
+
+    let listed = reconcile(&client, &store, Depth::Listed).await.unwrap();
+    assert_eq!(listed.upserts, 0, "{listed:?}");
+    let cat = store.catalog_digests().await.unwrap();
+    assert_eq!(digest_of(&cat, "1").as_ref(), Some(&old.digest));
+
+    let deep = reconcile(&client, &store, Depth::Deep).await.unwrap();
+    assert_eq!((deep.upserts, deep.manifests_fetched), (1, 1), "{deep:?}");
+    let cat = store.catalog_digests().await.unwrap();
+    assert_eq!(digest_of(&cat, "1").as_ref(), Some(&new.digest));
+    assert_eq!(digest_of(&cat, "2").as_ref(), Some(&old.digest));
+
+    // Deep in steady state: the catalog, the tag list and a HEAD per tag.
+    let again = reconcile(&client, &store, Depth::Deep).await.unwrap();
+    assert_eq!(
+        (again.upserts, again.manifests_fetched),
+        (0, 0),
+        "{again:?}"
+    );
+    assert_eq!(again.requests, 1 + 1 + 2, "{again:?}");
 }
 
 fn event(
@@ -227,7 +289,7 @@ async fn a_second_reconcile_is_refused_while_one_runs_and_a_failure_removes_noth
     reconcile(
         &RegistryClient::new(&reg.url(), None).unwrap(),
         &store,
-        false,
+        Depth::Listed,
     )
     .await
     .unwrap();
@@ -284,7 +346,7 @@ async fn a_delete_event_keeps_siblings_the_registry_still_serves() {
         reg.push_local_image(&image, dest, None).unwrap();
     }
     let client = RegistryClient::new(&reg.url(), None).unwrap();
-    reconcile(&client, &store, false).await.unwrap();
+    reconcile(&client, &store, Depth::Listed).await.unwrap();
     let done = delete_tag(&client, "ns/app", "2").await.unwrap();
     assert_eq!(done.survivors, ["1"]);
 
@@ -304,4 +366,126 @@ async fn a_delete_event_keeps_siblings_the_registry_still_serves() {
         tags(&store.catalog_digests().await.unwrap(), "ns/app"),
         ["1"]
     );
+}
+
+/// Activities (pulls weighted by their count), webhook deliveries of
+/// `hook`, and the catalog: what applying an event twice would change.
+async fn effects(store: &Store, hook: i64) -> (Vec<(String, i64)>, i64, String) {
+    let page = ActivityPage {
+        offset: 0,
+        limit: 100,
+        ascending: true,
+    };
+    let (activities, _) = store
+        .activities(&ActivityFilter::default(), &ActivityVisibility::All, page)
+        .await
+        .unwrap();
+    let (_, deliveries) = store.webhook_deliveries(hook, 0, 100).await.unwrap();
+    let catalog = format!("{:?}", store.catalog_digests().await.unwrap());
+    (
+        activities
+            .into_iter()
+            .map(|a| (a.action, a.count))
+            .collect(),
+        deliveries,
+        catalog,
+    )
+}
+
+/// An event's effects and its processed mark commit together, so a pass
+/// that read an event as pending before another applied it, or a worker
+/// run again over the inbox, adds no second activity, webhook delivery or
+/// pull count.
+#[tokio::test]
+async fn applying_an_applied_event_again_changes_nothing() {
+    let pg = PlainPostgres::start().unwrap();
+    let store = store_on(&pg).await;
+    let ns = with_namespace(&store, "ns").await;
+    let sealer = SecretBox::new(&[7; 32]).unwrap();
+    let hook = store
+        .create_webhook(
+            &sealer,
+            ns,
+            &NewWebhook {
+                name: "hook".into(),
+                url: "http://127.0.0.1:9/hook".into(),
+                request_method: "POST".into(),
+                enabled: true,
+                username: None,
+                password: None,
+                secret: "a webhook secret".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let batch = [
+        event(
+            "p1",
+            "push",
+            "ns/app",
+            Some("1"),
+            "sha256:d1",
+            "2026-11-29T10:00:01Z",
+        ),
+        event(
+            "p2",
+            "push",
+            "ns/app",
+            Some("2"),
+            "sha256:d2",
+            "2026-11-29T10:00:02Z",
+        ),
+        event(
+            "u1",
+            "pull",
+            "ns/app",
+            Some("1"),
+            "sha256:d1",
+            "2026-11-29T10:00:03Z",
+        ),
+        event(
+            "x2",
+            "delete",
+            "ns/app",
+            None,
+            "sha256:d2",
+            "2026-11-29T10:00:04Z",
+        ),
+    ];
+    store.record_registry_events(&batch).await.unwrap();
+    // What a pass that is overtaken (or a worker that crashed after reading) holds.
+    let stale = store.pending_registry_events(100).await.unwrap();
+    assert_eq!(stale.len(), 4);
+
+    let pass = process_pending(&store, None, 100).await.unwrap();
+    assert_eq!(pass.applied, 4, "{pass:?}");
+    let after = effects(&store, hook.id).await;
+    let catalog_activities: Vec<&(String, i64)> = after
+        .0
+        .iter()
+        .filter(|(action, _)| action.starts_with("repository."))
+        .collect();
+    assert_eq!(
+        catalog_activities,
+        [
+            &("repository.push".to_owned(), 1),
+            &("repository.push".to_owned(), 1),
+            &("repository.pull".to_owned(), 1),
+            &("repository.delete".to_owned(), 1),
+        ],
+        "{after:?}"
+    );
+    assert_eq!(after.1, 3, "two pushes and a delete: {after:?}");
+
+    let again = process_pending(&store, None, 100).await.unwrap();
+    assert_eq!(again, Default::default(), "nothing is pending any more");
+    for e in &stale {
+        assert_eq!(
+            apply_event(&store, None, e).await.unwrap(),
+            Handled::AlreadyProcessed,
+            "{}",
+            e.id
+        );
+    }
+    assert_eq!(effects(&store, hook.id).await, after);
 }

@@ -1,6 +1,7 @@
-//! `berth registry catalog|manifest|delete|sync` against a real berth: the
-//! registry commands speak to its registry as the service user, `sync` goes
-//! through the admin API; errors are one `error:` line and a non-zero exit.
+//! `berth registry catalog|manifest|delete|sync` against a real berth:
+//! `catalog` and `manifest` speak to its registry as the service user,
+//! `delete` and `sync` go through the Portus API with the caller's
+//! credentials; errors are one `error:` line and a non-zero exit.
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
@@ -11,7 +12,7 @@ use serde_json::{json, Value};
 
 use crate::common::{assert_one_clear_error, bin, stdout};
 use crate::docker_cli::{assert_ok, skopeo_inspect, text, DockerClient};
-use crate::portus::{Api, Auth};
+use crate::portus::{Api, Auth, TestUser};
 use crate::sync::wait_for_tags;
 
 fn registry(b: &Berth, args: &[&str], auth: Option<&str>) -> Output {
@@ -38,6 +39,20 @@ fn sha256_of(bytes: &[u8]) -> String {
     let out = child.wait_with_output().unwrap();
     let hex = String::from_utf8_lossy(&out.stdout);
     format!("sha256:{}", hex.split_whitespace().next().unwrap_or(""))
+}
+
+/// `user:token` for the CLI's `BERTH_AUTH`, from a new application token.
+async fn app_token(api: &Api, user: &TestUser) -> String {
+    let (s, v) = api
+        .call(
+            &user.auth(),
+            Method::POST,
+            &format!("/api/v1/users/{}/application_tokens", user.id),
+            Some(json!({"application": "cli"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    format!("{}:{}", user.name, v["plain_token"].as_str().unwrap())
 }
 
 #[tokio::test]
@@ -105,19 +120,46 @@ async fn registry_cli_lists_shows_deletes_and_syncs() {
     let manifest: Value = serde_json::from_slice(bytes).unwrap();
     assert_eq!(manifest["schemaVersion"], 2);
 
-    // delete a tag: the sibling stays, in the registry and in the API.
-    let o = registry(&b, &["delete", "alice/web", "stable"], None);
+    // delete goes through berth's API with the CLI's credentials: without
+    // any, or as bob (no member of alice's namespace), nothing is deleted.
+    let alice_auth = app_token(&api, &alice).await;
+    let bob = api.create_user(&admin, "bob", false).await;
+    let bob_auth = app_token(&api, &bob).await;
+    assert_one_clear_error(
+        &registry(&b, &["delete", "alice/web", "stable"], None),
+        "401",
+    );
+    assert_one_clear_error(
+        &registry(&b, &["delete", "alice/web", "stable"], Some(&bob_auth)),
+        "does not exist",
+    );
+    assert_ok(&skopeo_inspect(&reg, "alice/web:stable", Some(&creds)));
+
+    // delete a tag: the sibling stays, in the registry and in the API, and
+    // the audit log names alice, not berth's service user.
+    let o = registry(&b, &["delete", "alice/web", "stable"], Some(&alice_auth));
     assert!(o.status.success(), "{}", text(&o));
     assert!(stdout(&o).contains("kept 1"), "{}", text(&o));
     let gone = skopeo_inspect(&reg, "alice/web:stable", Some(&creds));
     assert!(!gone.status.success(), "{}", text(&gone));
     assert_ok(&skopeo_inspect(&reg, "alice/web:1", Some(&creds)));
     wait_for_tags(&api, &alice.auth(), "alice/web", &["1"]).await;
+    let (s, deletes) = api
+        .call(
+            &admin,
+            Method::GET,
+            "/api/v1/activities?repository=alice/web&action=tag.delete",
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{deletes}");
+    assert_eq!(deletes[0]["actor"]["name"], "alice", "{deletes}");
+    assert_eq!(deletes[0]["tag"], "stable", "{deletes}");
 
     // delete a digest: every tag on it goes.
     let o = registry(&b, &["manifest", "alice/db:1"], None);
     let db_digest = stdout(&o).lines().last().unwrap().to_owned();
-    let o = registry(&b, &["delete", "alice/db", &db_digest], None);
+    let o = registry(&b, &["delete", "alice/db", &db_digest], Some(&alice_auth));
     assert!(o.status.success(), "{}", text(&o));
     let gone = skopeo_inspect(&reg, "alice/db:1", Some(&creds));
     assert!(!gone.status.success(), "{}", text(&gone));
@@ -128,11 +170,11 @@ async fn registry_cli_lists_shows_deletes_and_syncs() {
         "does not exist",
     );
     assert_one_clear_error(
-        &registry(&b, &["delete", "alice/web", "nope"], None),
+        &registry(&b, &["delete", "alice/web", "nope"], Some(&alice_auth)),
         "does not exist",
     );
     assert_one_clear_error(
-        &registry(&b, &["delete", "alice/db", &db_digest], None),
+        &registry(&b, &["delete", "alice/db", &db_digest], Some(&alice_auth)),
         "does not exist",
     );
     assert_one_clear_error(
@@ -141,16 +183,6 @@ async fn registry_cli_lists_shows_deletes_and_syncs() {
     );
 
     // sync: admins only, through the API, with the CLI's credentials.
-    let (s, v) = api
-        .call(
-            &alice.auth(),
-            Method::POST,
-            &format!("/api/v1/users/{}/application_tokens", alice.id),
-            Some(json!({"application": "cli"})),
-        )
-        .await;
-    assert_eq!(s, 201, "{v}");
-    let alice_auth = format!("alice:{}", v["plain_token"].as_str().unwrap());
     assert_one_clear_error(&registry(&b, &["sync"], Some(&alice_auth)), "403");
     let (s, _) = api
         .call(
@@ -168,6 +200,10 @@ async fn registry_cli_lists_shows_deletes_and_syncs() {
     assert!(o.status.success(), "{}", text(&o));
     let report: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(report["complete"], true, "{report}");
+    assert_eq!(
+        report["deep"], true,
+        "an asked-for reconcile HEADs every tag"
+    );
     assert!(report["repositories"].as_u64().unwrap() >= 1, "{report}");
     let (s, health) = api
         .call(&Auth::Anonymous, Method::GET, "/api/v1/health", None)

@@ -2,7 +2,7 @@
 
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use berth_authz::portus_api::ApiGrant;
+use berth_authz::portus_api::{ApiGrant, ApiTarget};
 
 use super::entities::RegistryEntity;
 use super::grants::portus_routes;
@@ -13,7 +13,7 @@ pub(super) async fn ping(_ctx: Ctx) -> ApiResult {
 }
 
 /// Portus's health shape: one entry per component with `msg` and `success`;
-/// 503 when any fails.
+/// 503 when any fails. The sync entry's detail is for admins only.
 pub(super) async fn health(ctx: Ctx) -> ApiResult {
     let database = ctx.store().ping().await.is_ok();
     let inner = &ctx.state.inner;
@@ -32,7 +32,10 @@ pub(super) async fn health(ctx: Ctx) -> ApiResult {
         serde_json::json!({
             "database": entry(database, "database"),
             "registry": entry(registry, "registry"),
-            "sync": super::sync::health_entry(ctx.state.catalog_sync().and_then(|s| s.last_reconcile()).as_ref()),
+            "sync": super::sync::health_entry(
+                ctx.state.catalog_sync().and_then(|s| s.last_reconcile()).as_ref(),
+                ctx.allows(ApiGrant::Admin, ApiTarget::None),
+            ),
         }),
     )
 }

@@ -6,7 +6,7 @@ use std::time::UNIX_EPOCH;
 
 use axum::extract::Path;
 use axum::http::StatusCode;
-use berth_sync::reconcile::ReconcileReport;
+use berth_sync::reconcile::{Depth, ReconcileReport};
 use berth_sync::service::{ReconcileNowError, ReconcileStatus};
 
 use super::{id, json, ApiError, ApiResult, Ctx};
@@ -38,6 +38,7 @@ pub(super) async fn reconcile_now(ctx: Ctx, Path(raw): Path<String>) -> ApiResul
 pub(crate) fn report_json(r: &ReconcileReport) -> serde_json::Value {
     serde_json::json!({
         "complete": r.catalog_error.is_none() && r.skipped.is_empty(),
+        "deep": r.depth == Depth::Deep,
         "repositories": r.repositories,
         "upserts": r.upserts,
         "removals": r.removals,
@@ -50,21 +51,39 @@ pub(crate) fn report_json(r: &ReconcileReport) -> serde_json::Value {
 }
 
 /// The health entry of the catalog sync: the last reconcile's outcome.
-pub(crate) fn health_entry(last: Option<&ReconcileStatus>) -> serde_json::Value {
-    match last {
-        None => serde_json::json!({"msg": "no reconcile has finished yet", "success": false}),
-        Some(s) => {
-            let at = s
-                .finished_at
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
-            let msg = match (&s.report.catalog_error, s.report.skipped.len()) {
-                (Some(e), _) => format!("last reconcile could not read the catalog: {e}"),
-                (None, 0) => "last reconcile complete".to_owned(),
-                (None, n) => format!("last reconcile skipped {n} repositories without an answer"),
-            };
-            serde_json::json!({"msg": msg, "success": s.complete(), "finished_at": at, "report": report_json(&s.report)})
-        }
+///
+/// `/api/v1/health` answers anyone, but a report names repositories (every
+/// known one, private ones included, when the catalog failed) and orphans,
+/// and the catalog error may name internal addresses. So everyone gets the
+/// summary (success, counts, time) and only `admin` callers the detail.
+pub(crate) fn health_entry(last: Option<&ReconcileStatus>, admin: bool) -> serde_json::Value {
+    let Some(s) = last else {
+        return serde_json::json!({"msg": "no reconcile has finished yet", "success": false});
+    };
+    let at = s
+        .finished_at
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let r = &s.report;
+    let msg = match (&r.catalog_error, r.skipped.len(), admin) {
+        (Some(e), _, true) => format!("last reconcile could not read the catalog: {e}"),
+        (Some(_), _, false) => "last reconcile could not read the catalog".to_owned(),
+        (None, 0, _) => "last reconcile complete".to_owned(),
+        (None, n, _) => format!("last reconcile skipped {n} repositories without an answer"),
+    };
+    let mut entry = serde_json::json!({
+        "msg": msg,
+        "success": s.complete(),
+        "finished_at": at,
+        "repositories": r.repositories,
+        "upserts": r.upserts,
+        "removals": r.removals,
+        "skipped": r.skipped.len(),
+        "orphans": r.orphans.len(),
+    });
+    if let (true, Some(fields)) = (admin, entry.as_object_mut()) {
+        fields.insert("report".into(), report_json(r));
     }
+    entry
 }
