@@ -28,6 +28,7 @@ mod token_endpoint;
 mod web_accounts;
 mod web_delete;
 mod web_home;
+mod web_layout;
 mod web_registry;
 mod web_session;
 mod web_support;
