@@ -231,17 +231,15 @@ pub(super) async fn repository(
         .tag_groups_page(r.id, offset(q.page), PER_PAGE)
         .await?;
     let pager = Pager::new(q.page, total, format!("/r/{full}?"));
-    let ids: std::collections::HashMap<String, i64> = web
-        .store()
-        .tags(Some(r.id))
-        .await?
-        .into_iter()
-        .map(|t| (t.name, t.id))
-        .collect();
     let groups = groups
         .into_iter()
-        .map(|g| group_row(g, &host, &full, &ids))
+        .map(|g| group_row(g, &host, &full))
         .collect();
+    // Only a tag that is really gone: the query alone proves nothing.
+    let deleted = match notice.deleted {
+        Some(t) if !web.store().tag_exists(r.id, &t).await? => Some(format!("{full}:{t}")),
+        _ => None,
+    };
     page(&RepositoryPage {
         l: Layout::new(&v, full.clone(), "explore"),
         pull: format!("docker pull {host}/{full}"),
@@ -251,11 +249,7 @@ pub(super) async fn repository(
         description: r.description.clone().unwrap_or_default(),
         can_edit: v.allows(&web, ApiGrant::Push, target),
         can_delete: web.catalog_sync().is_some() && v.allows(&web, ApiGrant::Delete, target),
-        // Only a tag that is really gone: the query alone proves nothing.
-        deleted: notice
-            .deleted
-            .filter(|t| !ids.contains_key(t))
-            .map(|t| format!("{full}:{t}")),
+        deleted,
         csrf_path: format!("/r/{full}"),
         social: super::social::Social::of(&web, &v, &r, &full).await?,
         groups,
@@ -312,12 +306,7 @@ pub(super) async fn update_description(
     super::redirect(&format!("/r/{}", full_name(&r)))
 }
 
-fn group_row(
-    g: TagGroup,
-    host: &str,
-    full: &str,
-    ids: &std::collections::HashMap<String, i64>,
-) -> GroupRow {
+fn group_row(g: TagGroup, host: &str, full: &str) -> GroupRow {
     let first = g.tags.first().cloned().unwrap_or_default();
     GroupRow {
         short_digest: g
@@ -332,7 +321,8 @@ fn group_row(
         tags: g
             .tags
             .into_iter()
-            .filter_map(|name| ids.get(&name).map(|&id| TagChip { name, id }))
+            .zip(g.tag_ids)
+            .map(|(name, id)| TagChip { name, id })
             .collect(),
         size: size(g.size),
         platforms: if g.platforms.is_empty() {
