@@ -29,6 +29,7 @@ mod web_accounts;
 mod web_delete;
 mod web_home;
 mod web_layout;
+mod web_lists;
 mod web_registry;
 mod web_session;
 mod web_support;

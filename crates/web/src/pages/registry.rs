@@ -12,7 +12,7 @@ use berth_authz::portus_api::{ApiGrant, ApiTarget};
 use berth_store::{Namespace, Repository, TagGroup};
 
 use super::namespaces::{readable_namespaces, NamespaceRow};
-use super::{page, Layout, ListQuery, PageResult};
+use super::{page, Layout, ListQuery, PageResult, Pages};
 use crate::error::WebError;
 use crate::format::{offset, query_value, size, Pager, When, PER_PAGE};
 use crate::visitor::Visitor;
@@ -139,6 +139,7 @@ struct Search {
     l: Layout,
     q: String,
     namespaces: Vec<NamespaceRow>,
+    namespaces_pager: Pager,
     repos: Vec<RepoRow>,
     pager: Pager,
 }
@@ -147,16 +148,23 @@ pub(super) async fn search(
     State(web): State<Web>,
     Extension(v): Extension<Visitor>,
     Query(q): Query<ListQuery>,
+    Query(pages): Query<Pages>,
 ) -> PageResult {
     let text = q.q.clone().unwrap_or_default();
     let readable = readable_namespaces(&web, &v).await?;
     let ids: Vec<i64> = readable.iter().map(|n| n.id).collect();
     let needle = text.to_lowercase();
-    let namespaces: Vec<NamespaceRow> = readable
+    let matching: Vec<NamespaceRow> = readable
         .into_iter()
         .filter(|n| !needle.is_empty() && n.name.to_lowercase().contains(&needle))
-        .take(20)
         .collect();
+    let namespaces_pager = Pager::named(
+        "namespaces",
+        pages.of("namespaces"),
+        matching.len() as i64,
+        format!("/search?q={}&", query_value(&text)),
+    );
+    let namespaces = namespaces_pager.slice(&matching).to_vec();
     let (repos, total) = web
         .store()
         .repositories_page(&ids, &text, offset(q.page), PER_PAGE)
@@ -166,6 +174,7 @@ pub(super) async fn search(
         l: Layout::new(&v, "Search", "search"),
         q: text,
         namespaces,
+        namespaces_pager,
         repos: repos.iter().map(RepoRow::new).collect(),
         pager,
     })
@@ -222,6 +231,7 @@ pub(super) async fn repository(
     Path(name): Path<String>,
     Query(q): Query<ListQuery>,
     Query(notice): Query<DeletedNotice>,
+    Query(pages): Query<Pages>,
 ) -> PageResult {
     let (r, n, target) = readable_repository(&web, &v, &name).await?;
     let full = full_name(&r);
@@ -251,7 +261,7 @@ pub(super) async fn repository(
         can_delete: web.catalog_sync().is_some() && v.allows(&web, ApiGrant::Delete, target),
         deleted,
         csrf_path: format!("/r/{full}"),
-        social: super::social::Social::of(&web, &v, &r, &full).await?,
+        social: super::social::Social::of(&web, &v, &r, &full, pages.of("comments")).await?,
         groups,
         pager,
     })
