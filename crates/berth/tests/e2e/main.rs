@@ -33,3 +33,4 @@ mod web_lists;
 mod web_registry;
 mod web_session;
 mod web_support;
+mod web_teams;
