@@ -75,21 +75,31 @@ impl Store {
         .await?)
     }
 
-    /// The latest `limit` comments of a repository, oldest first.
-    pub async fn comments(
+    /// One page of a repository's comments counted from the latest (page
+    /// one is the latest `limit`), oldest first within the page, and how
+    /// many comments there are.
+    pub async fn comments_page(
         &self,
         repository_id: i64,
+        offset: i64,
         limit: i64,
-    ) -> Result<Vec<Comment>, StoreError> {
-        Ok(sqlx::query_as(
+    ) -> Result<(Vec<Comment>, i64), StoreError> {
+        let comments = sqlx::query_as(
             "SELECT * FROM (SELECT c.id, c.repository_id, c.user_id, u.username, c.body, c.created_at \
              FROM repository_comments c JOIN users u ON u.id = c.user_id \
-             WHERE c.repository_id = $1 ORDER BY c.id DESC LIMIT $2) x ORDER BY id",
+             WHERE c.repository_id = $1 ORDER BY c.id DESC OFFSET $2 LIMIT $3) x ORDER BY id",
         )
         .bind(repository_id)
+        .bind(offset)
         .bind(limit)
         .fetch_all(self.pool())
-        .await?)
+        .await?;
+        let total =
+            sqlx::query_scalar("SELECT count(*) FROM repository_comments WHERE repository_id = $1")
+                .bind(repository_id)
+                .fetch_one(self.pool())
+                .await?;
+        Ok((comments, total))
     }
 
     pub async fn comment(&self, id: i64) -> Result<Option<Comment>, StoreError> {

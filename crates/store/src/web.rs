@@ -24,6 +24,9 @@ pub struct WebSession {
 pub struct TagGroup {
     pub digest: String,
     pub tags: Vec<String>,
+    /// The ids of `tags`, in the same order, so that a page links each tag
+    /// without reading all the repository's tags.
+    pub tag_ids: Vec<i64>,
     pub size: Option<i64>,
     pub media_type: Option<String>,
     pub platforms: Vec<String>,
@@ -215,7 +218,8 @@ impl Store {
                SELECT digest, max(COALESCE(pushed_at, updated_at)) AS pushed_at FROM tags \
                WHERE repository_id = $1 GROUP BY digest \
                ORDER BY pushed_at DESC, digest OFFSET $2 LIMIT $3) \
-             SELECT p.digest, array_agg(g.name ORDER BY g.name) AS tags, max(g.size) AS size, \
+             SELECT p.digest, array_agg(g.name ORDER BY g.name) AS tags, \
+               array_agg(g.id ORDER BY g.name) AS tag_ids, max(g.size) AS size, \
                max(g.media_type) AS media_type, \
                COALESCE((SELECT x.platforms FROM tags x WHERE x.repository_id = $1 \
                   AND x.digest = p.digest LIMIT 1), '{}') AS platforms, \
@@ -237,6 +241,17 @@ impl Store {
                 .fetch_one(self.pool())
                 .await?;
         Ok((groups, total))
+    }
+
+    /// Whether `repository_id` has a tag called `name`.
+    pub async fn tag_exists(&self, repository_id: i64, name: &str) -> Result<bool, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM tags WHERE repository_id = $1 AND name = $2)",
+        )
+        .bind(repository_id)
+        .bind(name)
+        .fetch_one(self.pool())
+        .await?)
     }
 }
 

@@ -24,7 +24,27 @@ pub struct Browser {
 
 impl Browser {
     /// Starts chromedriver and opens a session at a window of `width` × 900.
+    ///
+    /// Chromium will not size a window below about 500 px, so a phone's
+    /// width needs [`Browser::start_phone`].
     pub async fn start(width: u32) -> anyhow::Result<Self> {
+        Self::launch(width, None).await
+    }
+
+    /// Opens a session whose viewport is `width` × `height` CSS pixels by
+    /// Chromium's mobile emulation (a phone: touch, the viewport meta tag
+    /// honoured, device pixel ratio 1), for widths a window cannot have.
+    pub async fn start_phone(width: u32, height: u32) -> anyhow::Result<Self> {
+        let metrics = serde_json::json!({
+            "deviceMetrics": {"width": width, "height": height, "pixelRatio": 1}
+        });
+        Self::launch(500, Some(metrics)).await
+    }
+
+    async fn launch(
+        width: u32,
+        mobile_emulation: Option<serde_json::Value>,
+    ) -> anyhow::Result<Self> {
         let port = crate::free_port();
         let driver = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
@@ -38,7 +58,7 @@ impl Browser {
             driver,
             _profile: profile,
         };
-        let caps = serde_json::json!({
+        let mut caps = serde_json::json!({
             "goog:chromeOptions": {
                 "binary": CHROMIUM,
                 "args": [
@@ -51,6 +71,9 @@ impl Browser {
                 ]
             }
         });
+        if let Some(m) = mobile_emulation {
+            caps["goog:chromeOptions"]["mobileEmulation"] = m;
+        }
         let caps = match caps {
             serde_json::Value::Object(map) => map,
             _ => bail!("capabilities are an object"),

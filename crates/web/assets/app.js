@@ -36,18 +36,47 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   });
 
+  // Live app status. A status or phase changes in place; a tile that
+  // comes or goes (or whose buttons no longer fit its status) is redrawn
+  // from a fresh copy of this page of the home fetched in the background,
+  // so that the tiles have one template and the page is never reloaded.
+  // On a paged home the other pages' apps have no tile here, so there only
+  // a change in the set of apps redraws.
   var apps = document.getElementById("apps");
-  if (apps && window.EventSource) {
+  if (apps && window.EventSource && window.fetch && window.DOMParser) {
+    var fetching = false, again = false;
+    var redraw = function () {
+      if (fetching) { again = true; return; }
+      fetching = true;
+      fetch(location.pathname + location.search, { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+        .then(function (html) {
+          var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("apps");
+          if (fresh) { apps.innerHTML = fresh.innerHTML; }
+        })
+        .catch(function () {})
+        .then(function () {
+          fetching = false;
+          if (again) { again = false; redraw(); }
+        });
+    };
+    var lastNames = null;
     var source = new EventSource("/home/events");
     source.addEventListener("apps", function (event) {
       var list = JSON.parse(event.data);
       var known = {};
+      var stale = false;
+      var paged = apps.querySelector(".pager") !== null;
+      var names = list.map(function (app) { return app.name; }).sort().join(" ");
+      if (lastNames !== null && names !== lastNames) { stale = true; }
+      lastNames = names;
       list.forEach(function (app) {
         known[app.name] = true;
         var tile = apps.querySelector('[data-app="' + CSS.escape(app.name) + '"]');
-        if (!tile) { location.reload(); return; }
+        if (!tile) { stale = stale || !paged; return; }
         var status = tile.querySelector('[data-field="status"]');
         if (status && status.textContent !== app.status) {
+          stale = stale || (status.textContent === "running") !== (app.status === "running");
           status.textContent = app.status;
           status.className = "status status-" + app.status;
         }
@@ -55,8 +84,9 @@ document.addEventListener("DOMContentLoaded", function () {
         if (phase) { phase.textContent = app.phase === "installed" ? "" : app.phase; }
       });
       apps.querySelectorAll("[data-app]").forEach(function (tile) {
-        if (!known[tile.getAttribute("data-app")]) { tile.remove(); }
+        if (!known[tile.getAttribute("data-app")]) { stale = true; }
       });
+      if (stale) { redraw(); }
     });
   }
 });

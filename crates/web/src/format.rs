@@ -90,10 +90,18 @@ pub(crate) struct Pager {
     pub total: i64,
     /// The list's URL up to where `page=N` is appended (`/x?q=a&`).
     pub base: String,
+    /// The query parameter of this list's page number: `page`, or the
+    /// list's own name where a page has several lists.
+    pub param: &'static str,
 }
 
 impl Pager {
     pub fn new(page: Option<i64>, total: i64, base: String) -> Self {
+        Self::named("page", page, total, base)
+    }
+
+    /// The pager of one of several lists on a page, numbered by `?{param}=N`.
+    pub fn named(param: &'static str, page: Option<i64>, total: i64, base: String) -> Self {
         let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
         let page = page.unwrap_or(1).clamp(1, pages);
         Self {
@@ -101,6 +109,7 @@ impl Pager {
             pages,
             total,
             base,
+            param,
         }
     }
 
@@ -117,11 +126,11 @@ impl Pager {
     }
 
     pub fn prev(&self) -> String {
-        format!("{}page={}", self.base, self.page - 1)
+        format!("{}{}={}", self.base, self.param, self.page - 1)
     }
 
     pub fn next(&self) -> String {
-        format!("{}page={}", self.base, self.page + 1)
+        format!("{}{}={}", self.base, self.param, self.page + 1)
     }
 
     /// A slice of an in-memory list (small lists: teams, members, users).
@@ -171,5 +180,7 @@ mod tests {
         assert_eq!(p.slice(&all), &[60]);
         let first = Pager::new(None, 0, "/x?".into());
         assert_eq!((first.page, first.pages, first.offset()), (1, 1, 0));
+        let named = Pager::named("members", Some(1), 31, "/teams/3?".into());
+        assert_eq!(named.next(), "/teams/3?members=2");
     }
 }

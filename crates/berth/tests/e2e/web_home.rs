@@ -1,7 +1,7 @@
 //! The owner's home in a real Chromium: pages refuse browsers that are not
 //! paired, a paired browser creates the registry's admin, installs an app
 //! from a pasted app.json (a bad one shows its errors by field path), sees
-//! it running without reloading, and opens it through the gateway.
+//! it appear and run without reloading, and opens it through the gateway.
 
 use std::time::Duration;
 
@@ -109,6 +109,21 @@ async fn the_owner_creates_the_admin_and_installs_an_app_from_the_browser() {
     );
     shot(&browser, "home-install-errors").await;
 
+    // This window watches an empty home; the install happens in another,
+    // and the tile must arrive here by server-sent events, with no reload
+    // (a reload would lose the marker).
+    browser.goto(&format!("{}/home", base(&b))).await.unwrap();
+    browser.find("#apps").await.unwrap();
+    browser
+        .client()
+        .execute("window.__marker = 'kept'; return null;", vec![])
+        .await
+        .unwrap();
+    let watcher = browser.client().window().await.unwrap();
+    let installer = browser.client().new_window(true).await.unwrap().handle;
+    browser.client().switch_to_window(installer).await.unwrap();
+    browser.goto(&format!("{}/home", base(&b))).await.unwrap();
+
     let name = app_name("webui");
     let image = berth_test_support::busybox_image().unwrap();
     let manifest = json!({
@@ -132,15 +147,12 @@ async fn the_owner_creates_the_admin_and_installs_an_app_from_the_browser() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let url_before = browser.current_url_lossy().await;
+    browser.client().close_window().await.unwrap();
+    browser.client().switch_to_window(watcher).await.unwrap();
     loop {
-        // No reload here: the status changes through server-sent events.
         let shown = match browser.find(&status).await {
             Ok(e) => e.text().await.unwrap_or_default(),
-            Err(_) => {
-                browser.goto(&format!("{}/home", base(&b))).await.unwrap();
-                String::new()
-            }
+            Err(_) => String::new(),
         };
         if shown == "running" {
             break;
@@ -151,7 +163,19 @@ async fn the_owner_creates_the_admin_and_installs_an_app_from_the_browser() {
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    assert_eq!(browser.current_url_lossy().await, url_before);
+    let marker = browser
+        .client()
+        .execute("return window.__marker;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(marker, json!("kept"), "the home was reloaded");
+    // The redrawn tile has the controls of a running app.
+    browser
+        .find(&format!(
+            "[data-app='{name}'] form[action='/home/apps/{name}/stop']"
+        ))
+        .await
+        .unwrap();
     shot(&browser, "home").await;
 
     let open = browser

@@ -213,7 +213,8 @@ async fn anonymous_explore_shows_public_repositories_and_a_private_one_is_404() 
     store.upsert_repository(open, "shown").await.unwrap();
     store.upsert_repository(closed, "hidden").await.unwrap();
 
-    let browser = Browser::start(375).await.unwrap();
+    // A phone's width, by mobile emulation: a window cannot be that narrow.
+    let browser = Browser::start_phone(375, 812).await.unwrap();
     browser
         .goto(&format!("{}/explore", base(&b)))
         .await
@@ -221,6 +222,12 @@ async fn anonymous_explore_shows_public_repositories_and_a_private_one_is_404() 
     let text = browser.text().await.unwrap();
     assert!(text.contains("open/shown"), "{text}");
     assert!(!text.contains("closed"), "{text}");
+    let width = browser
+        .client()
+        .execute("return window.innerWidth;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(width, serde_json::json!(375));
     shot(&browser, "explore-375").await;
     browser.fill("#q", "show").await.unwrap();
     browser.click("form.filter button").await.unwrap();

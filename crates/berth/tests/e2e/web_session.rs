@@ -170,3 +170,52 @@ async fn forged_posts_without_the_right_token_or_from_another_origin_change_noth
         .await;
     assert_eq!(teams[0]["name"], "real");
 }
+
+/// The session cookie is out of scripts' reach (`HttpOnly`), not sent on
+/// cross-site subrequests (`SameSite=Lax`), and, over plain HTTP, not
+/// marked `Secure` (a browser would then drop it); sign-out expires it.
+#[tokio::test]
+async fn the_session_cookie_is_http_only_and_same_site() {
+    let b = Berth::start(&bin()).await.unwrap();
+    let api = Api::new(&b);
+    let admin = api.bootstrap().await;
+    let kim = api.create_user(&admin, "kim", false).await;
+    let mut web = WebClient::new(&b);
+    let token = web.csrf("/sign-in").await;
+    let a = web
+        .post(
+            "/sign-in",
+            &[
+                ("_csrf", &token),
+                ("username", "kim"),
+                ("password", &kim.password),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(a.status, 303, "{}", a.body);
+    let session: Vec<&String> = a
+        .set_cookies
+        .iter()
+        .filter(|c| c.starts_with("berth_session="))
+        .collect();
+    assert_eq!(session.len(), 1, "{:?}", a.set_cookies);
+    let attributes: Vec<&str> = session[0].split(';').skip(1).map(str::trim).collect();
+    for wanted in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(attributes.contains(&wanted), "{wanted} in {}", session[0]);
+    }
+    assert!(!attributes.contains(&"Secure"), "{}", session[0]);
+
+    let token = web.csrf("/").await;
+    let out = web.post("/sign-out", &[("_csrf", &token)], &[]).await;
+    assert_eq!(out.status, 303);
+    let cleared = out
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("berth_session="))
+        .unwrap_or_else(|| panic!("sign-out sets no session cookie: {:?}", out.set_cookies));
+    assert!(
+        cleared.contains("Max-Age=0") && cleared.contains("HttpOnly"),
+        "{cleared}"
+    );
+}

@@ -51,6 +51,8 @@ pub struct Answer {
     pub status: u16,
     pub location: String,
     pub body: String,
+    /// The answer's `Set-Cookie` lines, attributes and all.
+    pub set_cookies: Vec<String>,
 }
 
 impl WebClient {
@@ -82,8 +84,10 @@ impl WebClient {
     }
 
     async fn answer(&mut self, r: reqwest::Response) -> Answer {
+        let mut set_cookies = Vec::new();
         for v in r.headers().get_all("set-cookie") {
             let v = v.to_str().unwrap();
+            set_cookies.push(v.to_owned());
             let pair = v.split(';').next().unwrap();
             let (k, val) = pair.split_once('=').unwrap();
             if val.is_empty() || v.contains("Max-Age=0") {
@@ -100,6 +104,7 @@ impl WebClient {
                 .map(|l| l.to_str().unwrap().to_owned())
                 .unwrap_or_default(),
             body: r.text().await.unwrap_or_default(),
+            set_cookies,
         }
     }
 

@@ -9,7 +9,7 @@ use berth_authz::names::NamespaceName;
 use berth_authz::portus_api::{ApiGrant, ApiTarget};
 use berth_store::{NewUser, StoreError, UserUpdate, LOCK_MINUTES};
 
-use super::{id, page_with, redirect, Layout, ListQuery, PageResult};
+use super::{id, page_with, redirect, Layout, ListQuery, PageResult, Pages};
 use crate::csrf::Posted;
 use crate::error::WebError;
 use crate::format::{Pager, When};
@@ -37,7 +37,9 @@ struct RefreshRow {
 struct Tokens {
     l: Layout,
     tokens: Vec<TokenRow>,
+    tokens_pager: Pager,
     refresh: Vec<RefreshRow>,
+    refresh_pager: Pager,
     /// A token just created: its secret, shown this once.
     created: Option<(String, String)>,
     error: Option<String>,
@@ -47,30 +49,41 @@ struct Tokens {
 async fn render_tokens(
     web: &Web,
     v: &Visitor,
+    pages: &Pages,
     created: Option<(String, String)>,
     error: Option<String>,
     status: StatusCode,
 ) -> PageResult {
     let user = v.user()?;
-    let tokens = web
-        .store()
-        .application_tokens(user.id)
-        .await?
-        .into_iter()
+    let all = web.store().application_tokens(user.id).await?;
+    let tokens_pager = Pager::named(
+        "tokens",
+        pages.of("tokens"),
+        all.len() as i64,
+        "/tokens?".into(),
+    );
+    let tokens = tokens_pager
+        .slice(&all)
+        .iter()
         .map(|t| TokenRow {
             id: t.id,
-            application: t.application,
+            application: t.application.clone(),
             created: When::new(t.created_at),
         })
         .collect();
-    let refresh = web
-        .store()
-        .refresh_tokens(user.id)
-        .await?
-        .into_iter()
+    let all = web.store().refresh_tokens(user.id).await?;
+    let refresh_pager = Pager::named(
+        "logins",
+        pages.of("logins"),
+        all.len() as i64,
+        "/tokens?".into(),
+    );
+    let refresh = refresh_pager
+        .slice(&all)
+        .iter()
         .map(|t| RefreshRow {
             id: t.id,
-            client: t.client_id,
+            client: t.client_id.clone(),
             created: When::new(t.created_at),
             last_used: When::opt(t.last_used_at),
             revoked: When::opt(t.revoked_at),
@@ -81,7 +94,9 @@ async fn render_tokens(
         &Tokens {
             l: Layout::new(v, "Tokens", "tokens"),
             tokens,
+            tokens_pager,
             refresh,
+            refresh_pager,
             created,
             error,
             username: user.username.clone(),
@@ -89,8 +104,12 @@ async fn render_tokens(
     )
 }
 
-pub(super) async fn tokens(State(web): State<Web>, Extension(v): Extension<Visitor>) -> PageResult {
-    render_tokens(&web, &v, None, None, StatusCode::OK).await
+pub(super) async fn tokens(
+    State(web): State<Web>,
+    Extension(v): Extension<Visitor>,
+    Query(pages): Query<Pages>,
+) -> PageResult {
+    render_tokens(&web, &v, &pages, None, None, StatusCode::OK).await
 }
 
 pub(super) async fn create_token(State(web): State<Web>, form: Posted) -> PageResult {
@@ -99,13 +118,22 @@ pub(super) async fn create_token(State(web): State<Web>, form: Posted) -> PageRe
     let application = form.get("application");
     if application.is_empty() || application.len() > 100 {
         let e = "Application: must be 1 to 100 characters".to_owned();
-        return render_tokens(&web, v, None, Some(e), StatusCode::UNPROCESSABLE_ENTITY).await;
+        return render_tokens(
+            &web,
+            v,
+            &Pages::default(),
+            None,
+            Some(e),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     }
     match v.store.create_application_token(user.id, application).await {
         Ok((t, plain)) => {
             render_tokens(
                 &web,
                 v,
+                &Pages::default(),
                 Some((t.application, plain)),
                 None,
                 StatusCode::CREATED,
@@ -114,7 +142,15 @@ pub(super) async fn create_token(State(web): State<Web>, form: Posted) -> PageRe
         }
         Err(StoreError::Rule(rule)) | Err(StoreError::Conflict(rule)) => {
             let e = format!("Application: {rule}");
-            render_tokens(&web, v, None, Some(e), StatusCode::UNPROCESSABLE_ENTITY).await
+            render_tokens(
+                &web,
+                v,
+                &Pages::default(),
+                None,
+                Some(e),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
         Err(e) => Err(e.into()),
     }

@@ -11,7 +11,7 @@ use std::sync::PoisonError;
 use std::time::Duration;
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::IntoResponse;
@@ -20,10 +20,10 @@ use berth_apps::{AppView, AppsError};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::account::new_user;
-use super::{page, page_with, redirect, Layout, PageResult};
+use super::{page, page_with, redirect, Layout, ListQuery, PageResult};
 use crate::csrf::Posted;
 use crate::error::WebError;
-use crate::format::When;
+use crate::format::{Pager, When};
 use crate::visitor::Visitor;
 use crate::Web;
 
@@ -61,6 +61,7 @@ struct FieldLine {
 struct Home {
     l: Layout,
     apps: Vec<AppTile>,
+    pager: Pager,
     apps_enabled: bool,
     needs_admin: bool,
     admin_error: Option<String>,
@@ -101,6 +102,7 @@ fn tile(web: &Web, headers: &HeaderMap, a: AppView) -> AppTile {
 }
 
 struct Shown {
+    page: Option<i64>,
     admin_error: Option<String>,
     manifest: String,
     errors: Vec<FieldLine>,
@@ -114,16 +116,16 @@ async fn render(
     status: StatusCode,
 ) -> PageResult {
     owner(v)?;
-    let apps = match web.apps() {
-        Some(apps) => apps
-            .list()
-            .await
-            .map_err(|e| WebError::internal(&e))?
-            .into_iter()
-            .map(|a| tile(web, headers, a))
-            .collect(),
+    let all = match web.apps() {
+        Some(apps) => apps.list().await.map_err(|e| WebError::internal(&e))?,
         None => Vec::new(),
     };
+    let pager = Pager::new(shown.page, all.len() as i64, "/home?".into());
+    let apps = pager
+        .slice(&all)
+        .iter()
+        .map(|a| tile(web, headers, a.clone()))
+        .collect();
     let failures = web
         .inner
         .install_failures
@@ -135,6 +137,7 @@ async fn render(
         &Home {
             l: Layout::new(v, "Home", "home"),
             apps,
+            pager,
             apps_enabled: web.apps().is_some(),
             needs_admin: !web.store().admin_exists().await?,
             admin_error: shown.admin_error,
@@ -149,8 +152,10 @@ pub(super) async fn home(
     State(web): State<Web>,
     Extension(v): Extension<Visitor>,
     headers: HeaderMap,
+    Query(q): Query<ListQuery>,
 ) -> PageResult {
     let shown = Shown {
+        page: q.page,
         admin_error: None,
         manifest: String::new(),
         errors: Vec::new(),
@@ -175,6 +180,7 @@ pub(super) async fn create_admin(
         },
     };
     let shown = Shown {
+        page: None,
         admin_error: Some(error),
         manifest: String::new(),
         errors: Vec::new(),
@@ -208,6 +214,7 @@ pub(super) async fn install(
     let apps = web.apps().ok_or(WebError::NotFound)?.clone();
     let text = form.raw("manifest").to_owned();
     let refuse = |errors: Vec<FieldLine>| Shown {
+        page: None,
         admin_error: None,
         manifest: text.clone(),
         errors,

@@ -137,6 +137,18 @@ pub(crate) fn id(raw: &str) -> Result<i64, WebError> {
     raw.parse().map_err(|_| WebError::NotFound)
 }
 
+/// The page numbers of a page's several lists, each under its own
+/// parameter (`?members=2&namespaces=1`); anything unreadable is page 1.
+#[derive(serde::Deserialize, Default)]
+#[serde(transparent)]
+pub(crate) struct Pages(std::collections::HashMap<String, String>);
+
+impl Pages {
+    pub fn of(&self, list: &str) -> Option<i64> {
+        self.0.get(list).and_then(|v| v.parse().ok())
+    }
+}
+
 /// `?page=N&q=...` of list pages.
 #[derive(serde::Deserialize, Default)]
 pub(crate) struct ListQuery {

@@ -20,6 +20,7 @@ use crate::visitor::Visitor;
 use crate::Web;
 
 /// A namespace in a list.
+#[derive(Clone)]
 pub(crate) struct NamespaceRow {
     pub id: i64,
     pub name: String,

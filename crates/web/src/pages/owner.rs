@@ -3,16 +3,16 @@
 //! same identity service as `/protected/terminals` and `/protected/identities`.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Extension;
 use berth_identity::{IdentityError, IdentityInput};
 
 use super::home::owner;
-use super::{page_with, redirect, Layout, PageResult};
+use super::{page_with, redirect, Layout, ListQuery, PageResult};
 use crate::csrf::Posted;
 use crate::error::WebError;
-use crate::format::When;
+use crate::format::{Pager, When};
 use crate::visitor::Visitor;
 use crate::Web;
 
@@ -46,6 +46,7 @@ struct Code {
 struct Terminals {
     l: Layout,
     terminals: Vec<TerminalRow>,
+    pager: Pager,
     code: Option<Code>,
     error: Option<String>,
 }
@@ -53,21 +54,25 @@ struct Terminals {
 async fn render(
     web: &Web,
     v: &Visitor,
+    page_no: Option<i64>,
     code: Option<Code>,
     error: Option<String>,
     status: StatusCode,
 ) -> PageResult {
     owner(v)?;
-    let terminals = web
+    let all = web
         .identities()
         .terminals()
         .await
-        .map_err(|e| WebError::internal(&e))?
-        .into_iter()
+        .map_err(|e| WebError::internal(&e))?;
+    let pager = Pager::new(page_no, all.len() as i64, "/home/terminals?".into());
+    let terminals = pager
+        .slice(&all)
+        .iter()
         .map(|t| TerminalRow {
-            id: t.id,
-            name: t.name,
-            icon: t.icon,
+            id: t.id.clone(),
+            name: t.name.clone(),
+            icon: t.icon.clone(),
             paired: When::new(t.created_at),
             last: When::opt(t.last_connection),
         })
@@ -77,6 +82,7 @@ async fn render(
         &Terminals {
             l: Layout::new(v, "Terminals", "terminals"),
             terminals,
+            pager,
             code,
             error,
         },
@@ -86,8 +92,9 @@ async fn render(
 pub(super) async fn terminals(
     State(web): State<Web>,
     Extension(v): Extension<Visitor>,
+    Query(q): Query<ListQuery>,
 ) -> PageResult {
-    render(&web, &v, None, None, StatusCode::OK).await
+    render(&web, &v, q.page, None, None, StatusCode::OK).await
 }
 
 pub(super) async fn pairing_code(State(web): State<Web>, form: Posted) -> PageResult {
@@ -103,7 +110,7 @@ pub(super) async fn pairing_code(State(web): State<Web>, form: Posted) -> PageRe
         valid_until: When::new(row.valid_until),
         deadline: row.valid_until.to_rfc3339(),
     };
-    render(&web, v, Some(code), None, StatusCode::OK).await
+    render(&web, v, None, Some(code), None, StatusCode::OK).await
 }
 
 pub(super) async fn rename_terminal(
@@ -126,7 +133,15 @@ pub(super) async fn rename_terminal(
         Ok(_) => redirect("/home/terminals"),
         Err(e) => {
             let msg = identity_error(e)?;
-            render(&web, v, None, Some(msg), StatusCode::UNPROCESSABLE_ENTITY).await
+            render(
+                &web,
+                v,
+                None,
+                None,
+                Some(msg),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
     }
 }
@@ -158,12 +173,14 @@ struct Identity {
     email: String,
     description: String,
     peers: Vec<PeerRow>,
+    pager: Pager,
     error: Option<String>,
 }
 
 async fn render_identity(
     web: &Web,
     v: &Visitor,
+    page_no: Option<i64>,
     error: Option<String>,
     status: StatusCode,
 ) -> PageResult {
@@ -173,15 +190,18 @@ async fn render_identity(
         .default_identity()
         .await
         .map_err(|e| WebError::internal(&e))?;
-    let peers = web
+    let all = web
         .identities()
         .peers()
         .await
-        .map_err(|e| WebError::internal(&e))?
-        .into_iter()
+        .map_err(|e| WebError::internal(&e))?;
+    let pager = Pager::new(page_no, all.len() as i64, "/home/identity?".into());
+    let peers = pager
+        .slice(&all)
+        .iter()
         .map(|p| PeerRow {
-            id: p.id,
-            name: p.name,
+            id: p.id.clone(),
+            name: p.name.clone(),
         })
         .collect();
     page_with(
@@ -193,6 +213,7 @@ async fn render_identity(
             email: me.email,
             description: me.description,
             peers,
+            pager,
             error,
         },
     )
@@ -201,8 +222,9 @@ async fn render_identity(
 pub(super) async fn identity(
     State(web): State<Web>,
     Extension(v): Extension<Visitor>,
+    Query(q): Query<ListQuery>,
 ) -> PageResult {
-    render_identity(&web, &v, None, StatusCode::OK).await
+    render_identity(&web, &v, q.page, None, StatusCode::OK).await
 }
 
 pub(super) async fn update_identity(State(web): State<Web>, form: Posted) -> PageResult {
@@ -223,7 +245,7 @@ pub(super) async fn update_identity(State(web): State<Web>, form: Posted) -> Pag
         Ok(_) => redirect("/home/identity"),
         Err(e) => {
             let msg = identity_error(e)?;
-            render_identity(&web, v, Some(msg), StatusCode::UNPROCESSABLE_ENTITY).await
+            render_identity(&web, v, None, Some(msg), StatusCode::UNPROCESSABLE_ENTITY).await
         }
     }
 }

@@ -12,7 +12,7 @@ use berth_authz::portus_api::{ApiGrant, ApiTarget};
 use berth_store::{Namespace, Repository, TagGroup};
 
 use super::namespaces::{readable_namespaces, NamespaceRow};
-use super::{page, Layout, ListQuery, PageResult};
+use super::{page, Layout, ListQuery, PageResult, Pages};
 use crate::error::WebError;
 use crate::format::{offset, query_value, size, Pager, When, PER_PAGE};
 use crate::visitor::Visitor;
@@ -139,6 +139,7 @@ struct Search {
     l: Layout,
     q: String,
     namespaces: Vec<NamespaceRow>,
+    namespaces_pager: Pager,
     repos: Vec<RepoRow>,
     pager: Pager,
 }
@@ -147,16 +148,23 @@ pub(super) async fn search(
     State(web): State<Web>,
     Extension(v): Extension<Visitor>,
     Query(q): Query<ListQuery>,
+    Query(pages): Query<Pages>,
 ) -> PageResult {
     let text = q.q.clone().unwrap_or_default();
     let readable = readable_namespaces(&web, &v).await?;
     let ids: Vec<i64> = readable.iter().map(|n| n.id).collect();
     let needle = text.to_lowercase();
-    let namespaces: Vec<NamespaceRow> = readable
+    let matching: Vec<NamespaceRow> = readable
         .into_iter()
         .filter(|n| !needle.is_empty() && n.name.to_lowercase().contains(&needle))
-        .take(20)
         .collect();
+    let namespaces_pager = Pager::named(
+        "namespaces",
+        pages.of("namespaces"),
+        matching.len() as i64,
+        format!("/search?q={}&", query_value(&text)),
+    );
+    let namespaces = namespaces_pager.slice(&matching).to_vec();
     let (repos, total) = web
         .store()
         .repositories_page(&ids, &text, offset(q.page), PER_PAGE)
@@ -166,6 +174,7 @@ pub(super) async fn search(
         l: Layout::new(&v, "Search", "search"),
         q: text,
         namespaces,
+        namespaces_pager,
         repos: repos.iter().map(RepoRow::new).collect(),
         pager,
     })
@@ -222,6 +231,7 @@ pub(super) async fn repository(
     Path(name): Path<String>,
     Query(q): Query<ListQuery>,
     Query(notice): Query<DeletedNotice>,
+    Query(pages): Query<Pages>,
 ) -> PageResult {
     let (r, n, target) = readable_repository(&web, &v, &name).await?;
     let full = full_name(&r);
@@ -231,17 +241,15 @@ pub(super) async fn repository(
         .tag_groups_page(r.id, offset(q.page), PER_PAGE)
         .await?;
     let pager = Pager::new(q.page, total, format!("/r/{full}?"));
-    let ids: std::collections::HashMap<String, i64> = web
-        .store()
-        .tags(Some(r.id))
-        .await?
-        .into_iter()
-        .map(|t| (t.name, t.id))
-        .collect();
     let groups = groups
         .into_iter()
-        .map(|g| group_row(g, &host, &full, &ids))
+        .map(|g| group_row(g, &host, &full))
         .collect();
+    // Only a tag that is really gone: the query alone proves nothing.
+    let deleted = match notice.deleted {
+        Some(t) if !web.store().tag_exists(r.id, &t).await? => Some(format!("{full}:{t}")),
+        _ => None,
+    };
     page(&RepositoryPage {
         l: Layout::new(&v, full.clone(), "explore"),
         pull: format!("docker pull {host}/{full}"),
@@ -251,13 +259,9 @@ pub(super) async fn repository(
         description: r.description.clone().unwrap_or_default(),
         can_edit: v.allows(&web, ApiGrant::Push, target),
         can_delete: web.catalog_sync().is_some() && v.allows(&web, ApiGrant::Delete, target),
-        // Only a tag that is really gone: the query alone proves nothing.
-        deleted: notice
-            .deleted
-            .filter(|t| !ids.contains_key(t))
-            .map(|t| format!("{full}:{t}")),
+        deleted,
         csrf_path: format!("/r/{full}"),
-        social: super::social::Social::of(&web, &v, &r, &full).await?,
+        social: super::social::Social::of(&web, &v, &r, &full, pages.of("comments")).await?,
         groups,
         pager,
     })
@@ -312,12 +316,7 @@ pub(super) async fn update_description(
     super::redirect(&format!("/r/{}", full_name(&r)))
 }
 
-fn group_row(
-    g: TagGroup,
-    host: &str,
-    full: &str,
-    ids: &std::collections::HashMap<String, i64>,
-) -> GroupRow {
+fn group_row(g: TagGroup, host: &str, full: &str) -> GroupRow {
     let first = g.tags.first().cloned().unwrap_or_default();
     GroupRow {
         short_digest: g
@@ -332,7 +331,8 @@ fn group_row(
         tags: g
             .tags
             .into_iter()
-            .filter_map(|name| ids.get(&name).map(|&id| TagChip { name, id }))
+            .zip(g.tag_ids)
+            .map(|(name, id)| TagChip { name, id })
             .collect(),
         size: size(g.size),
         platforms: if g.platforms.is_empty() {

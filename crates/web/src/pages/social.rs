@@ -9,12 +9,10 @@ use super::registry::readable_repository;
 use super::{id, redirect, PageResult};
 use crate::csrf::Posted;
 use crate::error::WebError;
-use crate::format::{query_value, When};
+use crate::format::{offset, query_value, Pager, When, PER_PAGE};
 use crate::visitor::Visitor;
 use crate::Web;
 
-/// Comments shown on a repository's page (the latest ones).
-const SHOWN_COMMENTS: i64 = 50;
 const MAX_COMMENT: usize = 4000;
 
 pub(crate) struct CommentRow {
@@ -31,18 +29,28 @@ pub(crate) struct Social {
     pub starred: bool,
     pub can_act: bool,
     pub comments: Vec<CommentRow>,
+    /// Pages of comments (`?comments=N`), the latest first.
+    pub pager: Pager,
     /// `ns/repo`, percent-encoded where needed, for the forms' actions.
     pub path: String,
 }
 
 impl Social {
-    pub async fn of(web: &Web, v: &Visitor, r: &Repository, full: &str) -> Result<Self, WebError> {
+    pub async fn of(
+        web: &Web,
+        v: &Visitor,
+        r: &Repository,
+        full: &str,
+        page: Option<i64>,
+    ) -> Result<Self, WebError> {
         let me = v.user.as_ref().map(|u| u.id);
         let (stars, starred) = web.store().stars(r.id, me).await?;
-        let comments = web
+        let (comments, total) = web
             .store()
-            .comments(r.id, SHOWN_COMMENTS)
-            .await?
+            .comments_page(r.id, offset(page), PER_PAGE)
+            .await?;
+        let pager = Pager::named("comments", page, total, format!("/r/{full}?"));
+        let comments = comments
             .into_iter()
             .map(|c| CommentRow {
                 can_delete: me == Some(c.user_id) || v.is_admin(),
@@ -57,6 +65,7 @@ impl Social {
             starred,
             can_act: me.is_some(),
             comments,
+            pager,
             path: full
                 .split('/')
                 .map(query_value)

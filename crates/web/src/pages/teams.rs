@@ -10,7 +10,7 @@ use berth_authz::policy::TeamRole;
 use berth_authz::portus_api::{ApiGrant, ApiTarget};
 use berth_store::{parse_role, StoreError, Team};
 
-use super::{id, page_with, redirect, Layout, ListQuery, PageResult};
+use super::{id, page_with, redirect, Layout, ListQuery, PageResult, Pages};
 use crate::csrf::Posted;
 use crate::error::WebError;
 use crate::format::{Pager, When};
@@ -133,7 +133,9 @@ struct Show {
     id: i64,
     description: String,
     members: Vec<MemberRow>,
+    members_pager: Pager,
     namespaces: Vec<(i64, String, String)>,
+    namespaces_pager: Pager,
     manage: bool,
     error: Option<String>,
 }
@@ -160,28 +162,42 @@ async fn render_team(
     web: &Web,
     v: &Visitor,
     raw: &str,
+    pages: &Pages,
     error: Option<String>,
     status: StatusCode,
 ) -> PageResult {
     let (team, t) = load(web, v, raw).await?;
-    let members = web
-        .store()
-        .team_members(team.id)
-        .await?
-        .into_iter()
+    let base = format!("/teams/{}?", team.id);
+    let all = web.store().team_members(team.id).await?;
+    let members_pager = Pager::named(
+        "members",
+        pages.of("members"),
+        all.len() as i64,
+        base.clone(),
+    );
+    let members = members_pager
+        .slice(&all)
+        .iter()
         .map(|m| MemberRow {
             id: m.id,
-            username: m.username,
-            role: m.role,
+            username: m.username.clone(),
+            role: m.role.clone(),
             since: When::new(m.created_at),
         })
         .collect();
-    let namespaces = web
-        .store()
-        .team_namespaces(team.id)
-        .await?
-        .into_iter()
-        .map(|n| (n.id, n.name.unwrap_or_default(), n.visibility))
+    let all = web.store().team_namespaces(team.id).await?;
+    let namespaces_pager =
+        Pager::named("namespaces", pages.of("namespaces"), all.len() as i64, base);
+    let namespaces = namespaces_pager
+        .slice(&all)
+        .iter()
+        .map(|n| {
+            (
+                n.id,
+                n.name.clone().unwrap_or_default(),
+                n.visibility.clone(),
+            )
+        })
         .collect();
     page_with(
         status,
@@ -190,7 +206,9 @@ async fn render_team(
             id: team.id,
             description: team.description.unwrap_or_default(),
             members,
+            members_pager,
             namespaces,
+            namespaces_pager,
             manage: v.allows(web, ApiGrant::TeamOwner, t),
             error,
         },
@@ -201,8 +219,9 @@ pub(super) async fn show(
     State(web): State<Web>,
     Extension(v): Extension<Visitor>,
     Path(raw): Path<String>,
+    Query(pages): Query<Pages>,
 ) -> PageResult {
-    render_team(&web, &v, &raw, None, StatusCode::OK).await
+    render_team(&web, &v, &raw, &pages, None, StatusCode::OK).await
 }
 
 fn role(raw: &str) -> Result<TeamRole, WebError> {
@@ -224,6 +243,7 @@ async fn rule_or(web: &Web, v: &Visitor, raw: &str, e: StoreError) -> PageResult
                 web,
                 v,
                 raw,
+                &Pages::default(),
                 Some(rule.to_owned()),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
@@ -231,7 +251,15 @@ async fn rule_or(web: &Web, v: &Visitor, raw: &str, e: StoreError) -> PageResult
         }
         StoreError::Conflict(_) => {
             let msg = "That user is already a member.".to_owned();
-            render_team(web, v, raw, Some(msg), StatusCode::UNPROCESSABLE_ENTITY).await
+            render_team(
+                web,
+                v,
+                raw,
+                &Pages::default(),
+                Some(msg),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
         other => Err(other.into()),
     }
@@ -252,7 +280,15 @@ pub(super) async fn add_member(
         .filter(|u| !u.service)
     else {
         let msg = format!("User: `{}` does not exist", form.get("user"));
-        return render_team(&web, v, &raw, Some(msg), StatusCode::UNPROCESSABLE_ENTITY).await;
+        return render_team(
+            &web,
+            v,
+            &raw,
+            &Pages::default(),
+            Some(msg),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     };
     match v.store.add_team_member(team.id, user.id, r).await {
         Ok(_) => redirect(&format!("/teams/{}", team.id)),
