@@ -7,7 +7,7 @@
 //! are stopped after that long with no request and no open connection;
 //! `always_on` apps never are.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -100,7 +100,7 @@ impl AppsDirectory {
                         else {
                             continue;
                         };
-                        let Ok(route) = AppRoute::from_manifest(&m, BTreeMap::new()) else {
+                        let Ok(route) = AppRoute::from_manifest(&m) else {
                             continue;
                         };
                         (route, port, m.lifecycle())

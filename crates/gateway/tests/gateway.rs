@@ -188,7 +188,7 @@ fn route() -> AppRoute {
     )
     .unwrap()
     .manifest;
-    let mut route = AppRoute::from_manifest(&manifest, BTreeMap::new()).unwrap();
+    let mut route = AppRoute::from_manifest(&manifest).unwrap();
     // Add a peer path the 0.0 format cannot express.
     let mut rules: Vec<(String, AppPathRule)> = route
         .rules
