@@ -144,7 +144,10 @@ pub trait AppDirectory: Send + Sync + 'static {
     /// Starts a stopped app and resolves when its port accepts connections.
     /// Concurrent calls for one app must share a single start.
     fn wake<'a>(&'a self, app: &'a str) -> BoxFuture<'a, Result<SocketAddr, WakeError>>;
-    /// Marks the start of a request; the guard marks its end.
+    /// Marks the start of a request; the guard marks its end. The gateway
+    /// calls it before [`Self::state`], so an idle stop decided after it
+    /// sees the request, and one decided before it can be reported by
+    /// `state` as [`UpstreamState::Stopped`].
     fn begin_request(&self, app: &str) -> ActivityGuard;
 }
 
