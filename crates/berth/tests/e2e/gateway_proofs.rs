@@ -1,7 +1,8 @@
 //! The gateway's proofs against a real app container: header injection and
 //! anti-spoofing, the peer access kind, a WebSocket echo, a 1 GiB download
 //! with flat memory in berth, and fifty concurrent requests that start a
-//! stopped app exactly once. The app is `test-upstream` (test-support),
+//! stopped app exactly once, an `always_on` app outliving an idle one, and
+//! the 502 page of a crashed app. The app is `test-upstream` (test-support),
 //! whose answers show what the gateway did to each request.
 
 use std::net::SocketAddr;
@@ -269,5 +270,56 @@ async fn fifty_concurrent_requests_start_a_stopped_app_once() {
         out.lines().filter(|l| l.trim() == "start").count(),
         1,
         "{out}"
+    );
+}
+
+#[tokio::test]
+async fn always_on_apps_are_never_idle_stopped_and_a_crashed_app_gets_a_502_page() {
+    let b = Berth::start(&bin()).await.unwrap();
+    let owner = Owner::new(&b);
+    let steady = app_name("steady");
+    let sleepy = app_name("sleepy");
+    let c = install_upstream(&b, &owner, &steady, json!({"always_on": true})).await;
+    // Installed after `steady`, so its last request came later: once berth
+    // has found `sleepy` idle, `steady` has been idle longer.
+    let idle = json!({"always_on": false, "idle_time_for_shutdown": 5});
+    install_upstream(&b, &owner, &sleepy, idle).await;
+    owner.wait_status(&sleepy, "idle-stopped").await;
+    let (_, v) = owner.get(&steady).await;
+    assert_eq!(v["status"], "running", "{v}");
+
+    // `steady` exits behind berth's back: it still wants to run, so it has
+    // crashed, and requests get 502 naming that, not a wake.
+    assert!(docker(&["stop", "-t", "1", &steady]).0);
+    owner.wait_status(&steady, "exited").await;
+    let base = format!("http://{steady}.localhost:{}", b.ports.listen);
+    let start = Instant::now();
+    let page = loop {
+        let r = c
+            .get(format!("{base}/public/"))
+            .header("accept", "text/html")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 502);
+        let body = r.text().await.unwrap();
+        // Until the gateway's map catches up, the connection itself fails.
+        if body.contains("app crashed") || start.elapsed() > Duration::from_secs(20) {
+            break body;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(page.starts_with("<!doctype html>"), "{page}");
+    assert!(
+        page.contains("app crashed") && page.contains(&steady),
+        "{page}"
+    );
+    let api = c.get(format!("{base}/public/")).send().await.unwrap();
+    assert_eq!(api.status(), 502);
+    assert_eq!(api.headers()["content-type"], "application/problem+json");
+    let (_, v) = owner.get(&steady).await;
+    assert_eq!(
+        v["status"], "exited",
+        "the gateway must not restart a crashed app: {v}"
     );
 }
