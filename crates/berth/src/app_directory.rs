@@ -6,10 +6,16 @@
 //! held until the app's port accepts. Apps with `idle_time_for_shutdown`
 //! are stopped after that long with no request and no open connection;
 //! `always_on` apps never are.
+//!
+//! An idle stop and a wake of one app never overlap: both hold the app's
+//! `transition` lock, and the stop claims the app in the activity tracker
+//! (under the lock every request's start takes), so a request that arrives
+//! while the app is being stopped is told it is stopped and waits for the
+//! wake, which starts the app once the stop is done.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use berth_apps::Apps;
@@ -42,6 +48,8 @@ pub struct AppsDirectory {
     entries: RwLock<HashMap<String, Arc<Entry>>>,
     tracker: ActivityTracker,
     flight: SingleFlight,
+    /// Per app: held by an idle stop and by a wake, start to end.
+    transitions: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl AppsDirectory {
@@ -52,6 +60,7 @@ impl AppsDirectory {
             entries: RwLock::new(HashMap::new()),
             tracker: ActivityTracker::new(),
             flight: SingleFlight::new(),
+            transitions: Mutex::new(HashMap::new()),
         });
         let refresher = Arc::clone(&dir);
         let mut changes = dir.apps.subscribe();
@@ -100,7 +109,7 @@ impl AppsDirectory {
                         else {
                             continue;
                         };
-                        let Ok(route) = AppRoute::from_manifest(&m, BTreeMap::new()) else {
+                        let Ok(route) = AppRoute::from_manifest(&m) else {
                             continue;
                         };
                         (route, port, m.lifecycle())
@@ -144,14 +153,36 @@ impl AppsDirectory {
             Err(_) => return,
         };
         for (name, seconds, since) in candidates {
-            let idle = self.tracker.idle_for(&name, since);
-            if idle.is_some_and(|d| d >= Duration::from_secs(seconds)) {
-                tracing::info!(app = %name, idle_seconds = seconds, "stopping idle app");
-                if let Err(e) = self.apps.stop_idle(&name).await {
-                    tracing::warn!(app = %name, error = %e, "idle stop failed");
-                }
-                self.refresh().await;
+            let transition = self.transition(&name);
+            let _held = transition.lock().await;
+            // Re-checked now that no wake runs: one may have just started
+            // the app, or a request may have begun.
+            if !self.entry(&name).is_some_and(|e| e.running) {
+                continue;
             }
+            if !self
+                .tracker
+                .claim_idle(&name, since, Duration::from_secs(seconds))
+            {
+                continue;
+            }
+            tracing::info!(app = %name, idle_seconds = seconds, "stopping idle app");
+            if let Err(e) = self.apps.stop_idle(&name).await {
+                tracing::warn!(app = %name, error = %e, "idle stop failed");
+            }
+            // The map must show the app stopped before requests stop being
+            // told so by the claim.
+            self.refresh().await;
+            self.tracker.release_idle(&name);
+        }
+    }
+
+    fn transition(&self, app: &str) -> Arc<tokio::sync::Mutex<()>> {
+        match self.transitions.lock() {
+            Ok(mut t) => Arc::clone(t.entry(app.to_owned()).or_default()),
+            // A poisoned map still serializes nothing wrongly: a fresh lock
+            // per call only loses the exclusion, never blocks.
+            Err(_) => Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 
@@ -168,6 +199,10 @@ impl AppDirectory for AppsDirectory {
     }
 
     fn state(&self, app: &str) -> UpstreamState {
+        // Asked after `begin_request`: a stop claimed before it is seen here.
+        if self.tracker.is_stopping(app) {
+            return UpstreamState::Stopped;
+        }
         match self.entry(app).as_deref() {
             Some(Entry {
                 running: true,
@@ -185,17 +220,25 @@ impl AppDirectory for AppsDirectory {
             let port = self.entry(app).ok_or(WakeError::Unknown)?.port;
             let apps = self.apps.clone();
             let name = app.to_owned();
+            let transition = self.transition(app);
+            let tracker = self.tracker.clone();
             let result = self
                 .flight
                 .run(app, move || async move {
+                    // Waits for an idle stop under way to finish first.
+                    let _held = transition.lock().await;
                     apps.set_starting(&name, true);
                     let woken = wake_and_wait(&apps, &name, port).await;
                     apps.set_starting(&name, false);
+                    if woken.is_ok() {
+                        // Fresh before the lock goes, so the next idle
+                        // check cannot stop the app it just woke.
+                        tracker.touch(&name);
+                    }
                     woken
                 })
                 .await;
             if result.is_ok() {
-                self.tracker.touch(app);
                 self.refresh().await;
             }
             result

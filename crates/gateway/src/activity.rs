@@ -2,8 +2,11 @@
 //!
 //! The gateway marks every request's start and end (the end is when the
 //! response body is done or the client left, WebSockets included). Idle
-//! shutdown asks [`ActivityTracker::idle_for`]: an app with a request or a
-//! connection open is never idle.
+//! shutdown claims an idle app with [`ActivityTracker::claim_idle`], under the
+//! same lock as [`ActivityTracker::begin`]: an app with a request or a
+//! connection open is never idle, and a request that begins after the claim
+//! sees the app as stopping and takes the wake path instead of racing the
+//! stop.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,6 +18,18 @@ use crate::directory::ActivityGuard;
 struct Entry {
     in_flight: u64,
     last_seen: Instant,
+    /// Claimed for an idle stop that has not finished yet.
+    stopping: bool,
+}
+
+impl Entry {
+    fn fresh(now: Instant) -> Self {
+        Self {
+            in_flight: 0,
+            last_seen: now,
+            stopping: false,
+        }
+    }
 }
 
 /// Cheap to clone; all clones share the same counts.
@@ -32,10 +47,7 @@ impl ActivityTracker {
     pub fn begin(&self, app: &str) -> ActivityGuard {
         let now = Instant::now();
         if let Ok(mut apps) = self.apps.lock() {
-            let e = apps.entry(app.to_owned()).or_insert(Entry {
-                in_flight: 0,
-                last_seen: now,
-            });
+            let e = apps.entry(app.to_owned()).or_insert(Entry::fresh(now));
             e.in_flight += 1;
             e.last_seen = now;
         }
@@ -57,10 +69,7 @@ impl ActivityTracker {
         if let Ok(mut apps) = self.apps.lock() {
             apps.entry(app.to_owned())
                 .and_modify(|e| e.last_seen = Instant::now())
-                .or_insert(Entry {
-                    in_flight: 0,
-                    last_seen: Instant::now(),
-                });
+                .or_insert(Entry::fresh(Instant::now()));
         }
     }
 
@@ -74,6 +83,43 @@ impl ActivityTracker {
             Some(e) => Some(e.last_seen.elapsed()),
             None => Some(fallback.elapsed()),
         }
+    }
+
+    /// Marks `app` as stopping if it has been idle for at least `idle`
+    /// (see [`Self::idle_for`] for `fallback`), and says whether it did.
+    /// Checked and marked under the lock that [`Self::begin`] takes, so no
+    /// request can begin between the check and the mark unseen: either it
+    /// began first and the claim fails, or it begins after and
+    /// [`Self::is_stopping`] is true for it.
+    pub fn claim_idle(&self, app: &str, fallback: Instant, idle: Duration) -> bool {
+        let Ok(mut apps) = self.apps.lock() else {
+            return false;
+        };
+        let e = apps.entry(app.to_owned()).or_insert(Entry::fresh(fallback));
+        let claimed = !e.stopping && e.in_flight == 0 && e.last_seen.elapsed() >= idle;
+        if claimed {
+            e.stopping = true;
+        }
+        claimed
+    }
+
+    /// Ends a claim: the stop is done (or failed) and the directory knows
+    /// the app's new state.
+    pub fn release_idle(&self, app: &str) {
+        if let Ok(mut apps) = self.apps.lock() {
+            if let Some(e) = apps.get_mut(app) {
+                e.stopping = false;
+            }
+        }
+    }
+
+    /// Whether an idle stop of `app` is under way.
+    pub fn is_stopping(&self, app: &str) -> bool {
+        self.apps
+            .lock()
+            .ok()
+            .and_then(|a| a.get(app).map(|e| e.stopping))
+            .unwrap_or(false)
     }
 
     pub fn in_flight(&self, app: &str) -> u64 {
@@ -102,5 +148,31 @@ mod tests {
         drop(g2);
         assert!(t.idle_for("a", long_ago).unwrap() < Duration::from_secs(1));
         assert_eq!(t.in_flight("a"), 0);
+    }
+
+    #[test]
+    fn an_idle_claim_excludes_open_requests_and_is_seen_by_later_ones() {
+        let t = ActivityTracker::new();
+        let long_ago = Instant::now() - Duration::from_secs(100);
+        let hour = Duration::from_secs(3600);
+        // Forbidden: busy, or not idle long enough.
+        let g = t.begin("a");
+        assert!(!t.claim_idle("a", long_ago, Duration::ZERO));
+        assert!(!t.is_stopping("a"));
+        drop(g);
+        assert!(!t.claim_idle("a", long_ago, hour));
+        // Allowed once: a second claim while the first holds fails.
+        assert!(t.claim_idle("a", long_ago, Duration::ZERO));
+        assert!(!t.claim_idle("a", long_ago, Duration::ZERO));
+        // A request beginning now sees the stop and must wake the app.
+        let late = t.begin("a");
+        assert!(t.is_stopping("a"));
+        t.release_idle("a");
+        assert!(!t.is_stopping("a"));
+        assert!(!t.claim_idle("a", long_ago, Duration::ZERO));
+        drop(late);
+        // An app never seen is idle since the fallback.
+        assert!(t.claim_idle("b", long_ago, Duration::from_secs(50)));
+        assert!(!t.is_stopping("c"));
     }
 }

@@ -2,14 +2,13 @@
 //! and how to wake them ([`AppDirectory`]), who is calling
 //! ([`Authenticator`]), and the core's own handler ([`CoreHandler`]).
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use berth_authz::gateway::{Access, Caller, PathRules, RuleAccess};
-use berth_manifest::template::{Template, Variable};
+use berth_manifest::template::Template;
 use http::HeaderName;
 
 use crate::body::BoxBody;
@@ -43,8 +42,6 @@ pub struct AppRoute {
     /// Every header name any rule injects: a client's copies are removed on
     /// every path, so that no path lets a spoofed value through.
     pub injected: Arc<[HeaderName]>,
-    /// Template values fixed per app (`portal.*`).
-    pub vars: Arc<BTreeMap<Variable, String>>,
 }
 
 /// Why an app's manifest cannot become a route.
@@ -58,10 +55,11 @@ pub enum RouteError {
 
 impl AppRoute {
     /// The gateway's view of an app's `paths`: the manifest's rules with
-    /// their header templates, and every injected header name.
+    /// their header templates, and every injected header name. The templates
+    /// use only `auth.*` (the manifest refuses anything else in a path
+    /// header), so the caller alone renders them.
     pub fn from_manifest(
         manifest: &berth_manifest::manifest::AppManifest,
-        vars: BTreeMap<Variable, String>,
     ) -> Result<Self, RouteError> {
         let mut injected: Vec<HeaderName> = Vec::new();
         let mut rules = Vec::new();
@@ -85,7 +83,6 @@ impl AppRoute {
         Ok(Self {
             rules: Arc::new(PathRules::new(rules)?),
             injected: Arc::from(injected),
-            vars: Arc::new(vars),
         })
     }
 }
@@ -147,7 +144,10 @@ pub trait AppDirectory: Send + Sync + 'static {
     /// Starts a stopped app and resolves when its port accepts connections.
     /// Concurrent calls for one app must share a single start.
     fn wake<'a>(&'a self, app: &'a str) -> BoxFuture<'a, Result<SocketAddr, WakeError>>;
-    /// Marks the start of a request; the guard marks its end.
+    /// Marks the start of a request; the guard marks its end. The gateway
+    /// calls it before [`Self::state`], so an idle stop decided after it
+    /// sees the request, and one decided before it can be reported by
+    /// `state` as [`UpstreamState::Stopped`].
     fn begin_request(&self, app: &str) -> ActivityGuard;
 }
 

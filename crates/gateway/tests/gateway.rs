@@ -105,6 +105,10 @@ struct Directory {
     apps: HashMap<String, App>,
     starts: Arc<AtomicUsize>,
     active: Arc<AtomicUsize>,
+    /// Calls of `state`, and those made with no request begun: an idle
+    /// stop could have been decided between such a call and the request.
+    state_calls: AtomicUsize,
+    state_calls_unguarded: AtomicUsize,
     flight: SingleFlight,
 }
 
@@ -113,6 +117,10 @@ impl AppDirectory for Directory {
         self.apps.get(app).map(|a| a.route.clone())
     }
     fn state(&self, app: &str) -> UpstreamState {
+        self.state_calls.fetch_add(1, Ordering::SeqCst);
+        if self.active.load(Ordering::SeqCst) == 0 {
+            self.state_calls_unguarded.fetch_add(1, Ordering::SeqCst);
+        }
         self.apps
             .get(app)
             .map_or(UpstreamState::Crashed, |a| *a.state.lock().unwrap())
@@ -188,7 +196,7 @@ fn route() -> AppRoute {
     )
     .unwrap()
     .manifest;
-    let mut route = AppRoute::from_manifest(&manifest, BTreeMap::new()).unwrap();
+    let mut route = AppRoute::from_manifest(&manifest).unwrap();
     // Add a peer path the 0.0 format cannot express.
     let mut rules: Vec<(String, AppPathRule)> = route
         .rules
@@ -434,6 +442,23 @@ async fn unknown_apps_crashed_apps_and_the_core() {
         .await
         .unwrap();
     assert_eq!(core.text().await.unwrap(), "core");
+}
+
+/// The idle-stop race: a request must count as activity before the gateway
+/// reads where the app is, so a directory can never stop the app between
+/// that read and the request (it sees the request, or its stop is already
+/// visible in the state read).
+#[tokio::test]
+async fn a_request_is_active_before_the_app_state_is_read() {
+    let h = harness(false).await;
+    let c = h.client();
+    for _ in 0..5 {
+        let r = c.get(h.url("notes", "/public/x")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    assert!(h.dir.state_calls.load(Ordering::SeqCst) >= 5);
+    assert_eq!(h.dir.state_calls_unguarded.load(Ordering::SeqCst), 0);
+    assert_eq!(h.dir.active.load(Ordering::SeqCst), 0);
 }
 
 #[tokio::test]

@@ -140,7 +140,6 @@ const KEYS: [&str; 2] = ["access", "headers"];
 /// Reads `paths`.
 pub(crate) fn read(
     value: Option<&Value>,
-    postgres: bool,
     diag: &mut Diagnostics,
 ) -> BTreeMap<PathPrefix, PathRule> {
     let pointer = Pointer::root().key("paths");
@@ -150,7 +149,7 @@ pub(crate) fn read(
     };
     read_entries(object, &pointer, diag, |prefix, value, pointer, diag| {
         let prefix = PathPrefix::new(prefix).map_err(|e| diag.error(pointer, e.to_string()));
-        let rule = read_rule(value, pointer, postgres, diag);
+        let rule = read_rule(value, pointer, diag);
         if let (Ok(prefix), Some(rule)) = (prefix, rule) {
             out.insert(prefix, rule);
         }
@@ -158,12 +157,7 @@ pub(crate) fn read(
     out
 }
 
-fn read_rule(
-    value: &Value,
-    pointer: &Pointer,
-    postgres: bool,
-    diag: &mut Diagnostics,
-) -> Option<PathRule> {
+fn read_rule(value: &Value, pointer: &Pointer, diag: &mut Diagnostics) -> Option<PathRule> {
     let object = json::object(value, pointer, diag)?;
     json::warn_unknown_keys(object, pointer, &KEYS, diag);
     let access = match json::get(object, "access") {
@@ -188,12 +182,7 @@ fn read_rule(
             None
         }
     };
-    let headers = read_headers(
-        json::get(object, "headers"),
-        &pointer.key("headers"),
-        postgres,
-        diag,
-    );
+    let headers = read_headers(json::get(object, "headers"), &pointer.key("headers"), diag);
     Some(PathRule {
         access: access?,
         headers: headers?,
@@ -203,7 +192,6 @@ fn read_rule(
 fn read_headers(
     value: Option<&Value>,
     pointer: &Pointer,
-    postgres: bool,
     diag: &mut Diagnostics,
 ) -> Option<BTreeMap<HeaderName, Template>> {
     let mut out = BTreeMap::new();
@@ -211,8 +199,9 @@ fn read_headers(
         return Some(out);
     };
     let object = json::object(value, pointer, diag)?;
+    // Only `auth.*` may appear, so whether the app has postgres does not matter.
     let scope = Scope {
-        postgres,
+        postgres: false,
         header: true,
     };
     let errors_before = diag.error_count();
@@ -252,9 +241,9 @@ mod tests {
     #[test]
     fn valid() {
         check(
-            r#"{"": {"access": "private", "headers": {"X-Ptl-Client-Id": "{{ auth.client_id }}", "X-Ptl-Client-Type": "{{auth.client_type}}", "X-Db": "{{ postgres.user }}", "X-Num": 1}}, "/public/": {"access": "public"}, "/api/v1": {"access": "peer", "headers": null}, "/gone": null}"#,
+            r#"{"": {"access": "private", "headers": {"X-Ptl-Client-Id": "{{ auth.client_id }}", "X-Ptl-Client-Type": "{{auth.client_type}}", "X-Who": "{{ auth.client_name[:8] }}@x", "X-Num": 1}}, "/public/": {"access": "public"}, "/api/v1": {"access": "peer", "headers": null}, "/gone": null}"#,
             expect![[
-                r#"{"":{"access":"private","headers":{"X-Db":"{{ postgres.user }}","X-Num":"1","X-Ptl-Client-Id":"{{ auth.client_id }}","X-Ptl-Client-Type":"{{ auth.client_type }}"}},"/api/v1":{"access":"peer","headers":{}},"/public/":{"access":"public","headers":{}}}"#
+                r#"{"":{"access":"private","headers":{"X-Num":"1","X-Ptl-Client-Id":"{{ auth.client_id }}","X-Ptl-Client-Type":"{{ auth.client_type }}","X-Who":"{{ auth.client_name[:8] }}@x"}},"/api/v1":{"access":"peer","headers":{}},"/public/":{"access":"public","headers":{}}}"#
             ]],
         );
         check(
@@ -292,6 +281,23 @@ mod tests {
             error /paths/~1a~1..~1b: path `/a/../b` must not contain `..` segments
             error /paths/~1a?x=1: path `/a?x=1` must not contain `?` or `#`
             error /paths/api: path `api` must be empty or start with `/`"#]],
+        );
+    }
+
+    /// The gateway renders path headers per request and knows only the caller: any other
+    /// variable is refused here, naming the header and the variable, rather than failing
+    /// every request later. The app has `postgres`, so `postgres.*` is refused for being
+    /// in a header, not for a missing service.
+    #[test]
+    fn headers_know_only_the_caller() {
+        check(
+            r#"{"": {"access": "private", "headers": {"X-Db": "{{ postgres.user }}", "X-Id": "{{ portal.id[:6] }}", "X-Dir": "{{ fs.app_data }}", "X-Ok": "{{ auth.client_type }}", "X-Mixed": "{{ auth.client_id }}/{{ portal.domain }}"}}, "/p": {"access": "peer", "headers": {"X-Pw": "{{ postgres.password }}"}}}"#,
+            expect![[r#"
+            error /paths//headers/X-Db: template variable `postgres.user` is not available in path headers, only `auth.client_id`, `auth.client_name` and `auth.client_type` are
+            error /paths//headers/X-Dir: template variable `fs.app_data` is not available in path headers, only `auth.client_id`, `auth.client_name` and `auth.client_type` are
+            error /paths//headers/X-Id: template variable `portal.id` is not available in path headers, only `auth.client_id`, `auth.client_name` and `auth.client_type` are
+            error /paths//headers/X-Mixed: template variable `portal.domain` is not available in path headers, only `auth.client_id`, `auth.client_name` and `auth.client_type` are
+            error /paths/~1p/headers/X-Pw: template variable `postgres.password` is not available in path headers, only `auth.client_id`, `auth.client_name` and `auth.client_type` are"#]],
         );
     }
 

@@ -92,21 +92,29 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
 }
 
 /// A template of literal text (with quotes, backslashes, `}` and non-ASCII) and
-/// expressions valid for an app with the `postgres` service (`auth.*` only in headers).
+/// expressions valid for an app with the `postgres` service: env vars know everything
+/// but `auth.*`, path headers only `auth.*`.
 fn template(header: bool) -> impl Strategy<Value = String> {
-    let auth = if header {
-        "{{ auth.client_id[-2:][1:] }}"
+    let text = "[a-zA-Z0-9 }/:\"\\\\.é-]{1,8}";
+    let piece = if header {
+        prop_oneof![
+            text,
+            Just("{{ auth.client_id[-2:][1:] }}".to_owned()),
+            Just("{{auth.client_name}}".to_owned()),
+            Just("{{ auth['client_type'] }}".to_owned()),
+        ]
+        .boxed()
     } else {
-        "{{ portal.name }}"
+        prop_oneof![
+            text,
+            Just("{{ postgres.user }}".to_owned()),
+            Just("{{portal.id[:6]}}".to_owned()),
+            Just("{{ portal['domain'] }}".to_owned()),
+            Just("{{ portal.name }}".to_owned()),
+            Just("{{ fs.app_data }}".to_owned()),
+        ]
+        .boxed()
     };
-    let piece = prop_oneof![
-        "[a-zA-Z0-9 }/:\"\\\\.é-]{1,8}",
-        Just("{{ postgres.user }}".to_owned()),
-        Just("{{portal.id[:6]}}".to_owned()),
-        Just("{{ portal['domain'] }}".to_owned()),
-        Just(auth.to_owned()),
-        Just("{{ fs.app_data }}".to_owned()),
-    ];
     prop::collection::vec(piece, 0..5).prop_map(|pieces| pieces.concat())
 }
 

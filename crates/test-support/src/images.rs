@@ -91,6 +91,70 @@ pub fn derived_image(tag: &str, lines: &str) -> anyhow::Result<String> {
     })
 }
 
+/// Builds `src/bin/test-upstream.rs` with the cargo that built this crate
+/// and puts it, with the shared libraries it links, in an image FROM
+/// scratch that serves on port 8080. The tag carries a hash of the binary,
+/// so a changed server is a new image, never a stale one.
+pub fn upstream_image() -> anyhow::Result<String> {
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "-q",
+            "-p",
+            "berth-test-support",
+            "--bin",
+            "test-upstream",
+            "--message-format=json-render-diagnostics",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stderr(Stdio::inherit())
+        .output()
+        .context("run cargo build for the test upstream")?;
+    if !out.status.success() {
+        bail!("cargo build of the test upstream failed");
+    }
+    let exe = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .next_back()
+        .context("cargo named no test-upstream executable")?;
+    let binary = std::fs::read(&exe).with_context(|| format!("read {}", exe.display()))?;
+    let hash = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        binary.hash(&mut h);
+        h.finish()
+    };
+    build_once(&format!("berth-test/upstream:{hash:016x}"), |ctx| {
+        let root = ctx.join("rootfs");
+        copy_with_libraries(&exe, Path::new("/bin/test-upstream"), &root)?;
+        std::fs::write(
+            ctx.join("Dockerfile"),
+            "FROM scratch\nCOPY rootfs/ /\nEXPOSE 8080\nCMD [\"/bin/test-upstream\"]\n",
+        )?;
+        Ok(())
+    })
+}
+
+/// Copies `exe` to `at` under `root`, with every shared library `ldd`
+/// names at its own path, so the program runs in an image FROM scratch.
+fn copy_with_libraries(exe: &Path, at: &Path, root: &Path) -> anyhow::Result<()> {
+    let ldd = Command::new("ldd").arg(exe).output()?;
+    let mut files = vec![(exe.to_owned(), at.to_owned())];
+    for line in String::from_utf8_lossy(&ldd.stdout).lines() {
+        if let Some(p) = line.split_whitespace().find(|w| w.starts_with('/')) {
+            files.push((PathBuf::from(p), PathBuf::from(p)));
+        }
+    }
+    for (from, to) in &files {
+        let target = root.join(to.strip_prefix("/")?);
+        std::fs::create_dir_all(target.parent().context("no parent")?)?;
+        std::fs::copy(from, &target).with_context(|| format!("copy {}", from.display()))?;
+    }
+    Ok(())
+}
+
 /// Builds `tag` from a context that `prepare` writes, unless the image is
 /// already there. A file lock shared by parallel test processes makes one
 /// of them build while the others wait and then find it.

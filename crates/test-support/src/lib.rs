@@ -13,7 +13,7 @@ mod plain;
 // whatever file they live in.
 pub use browser::Browser;
 pub use docker_daemon::restart_docker_daemon;
-pub use images::{busybox_image, derived_image, psql_image};
+pub use images::{busybox_image, derived_image, psql_image, upstream_image};
 pub use plain::{PlainPostgres, PlainRegistry};
 
 use std::net::{SocketAddr, TcpListener};

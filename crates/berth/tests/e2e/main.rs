@@ -12,6 +12,7 @@ mod docker_cli;
 mod docker_restart;
 mod failures;
 mod gateway_apps;
+mod gateway_proofs;
 mod identity;
 mod lifecycle;
 mod peers;

@@ -5,8 +5,6 @@
 //! rule's rendered headers and `X-Forwarded-For/Proto/Host`. berth is the
 //! edge, so a client's `X-Forwarded-For` is replaced, not appended to.
 
-use std::collections::BTreeMap;
-
 use berth_authz::gateway::Caller;
 use berth_manifest::template::{TemplateContext, Variable};
 use http::header::{self, HeaderName, HeaderValue};
@@ -26,8 +24,8 @@ const HOP_BY_HOP: [&str; 7] = [
     "upgrade",
 ];
 
+/// The caller, the only values a path header template may use.
 struct AuthContext<'a> {
-    vars: &'a BTreeMap<Variable, String>,
     client_id: &'a str,
     client_name: &'a str,
     client_type: &'a str,
@@ -39,7 +37,8 @@ impl TemplateContext for AuthContext<'_> {
             Variable::AuthClientId => Some(self.client_id),
             Variable::AuthClientName => Some(self.client_name),
             Variable::AuthClientType => Some(self.client_type),
-            other => self.vars.get(&other).map(String::as_str),
+            // The manifest refuses other variables in path headers.
+            _ => None,
         }
     }
 }
@@ -71,7 +70,6 @@ pub fn prepare(
         Caller::Peer { id } => (id.as_str(), id.as_str()),
     };
     let auth = AuthContext {
-        vars: &route.vars,
         client_id,
         client_name,
         client_type: ctx.caller.client_type(),

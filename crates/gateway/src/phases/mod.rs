@@ -123,6 +123,11 @@ impl Gateway {
             return self.deny(ctx, &parts, decision.reason());
         }
 
+        // The request counts as activity from here, before the wake phase
+        // reads the app's state: an idle stop then either sees it or is
+        // already visible to it (`AppDirectory::begin_request`).
+        let guard = inner.directory.begin_request(&ctx.app);
+
         // Phase: wake.
         let upstream = match self.wake(ctx).await {
             Ok(addr) => addr,
@@ -141,7 +146,6 @@ impl Gateway {
         }
 
         // Phase: forward.
-        let guard = inner.directory.begin_request(&ctx.app);
         let mut response = inner
             .forwarder
             .forward(

@@ -186,7 +186,7 @@ pub(crate) fn read(doc: &Map<String, Value>, diag: &mut Diagnostics) -> Option<A
         .and_then(Value::as_array)
         .is_some_and(|items| items.iter().any(|s| s == "postgres"));
     let env_vars = env::read(json::get(doc, "env_vars"), postgres, diag);
-    let paths = paths::read(json::get(doc, "paths"), postgres, diag);
+    let paths = paths::read(json::get(doc, "paths"), diag);
     let lifecycle = lifecycle::read(json::get(doc, "lifecycle"), diag);
     let permissions = services::read_permissions(json::get(doc, "permissions"), diag);
     let store_info = store_info::read(json::get(doc, "store_info"), diag);

@@ -17,8 +17,9 @@ pub(crate) use syntax::{parse as parse_raw, print as print_raw, Accessor, RawExp
 
 /// A value a template may refer to; its `Display` is the dotted path used in templates.
 ///
-/// The `postgres.*` group exists only for apps that request the `postgres` service, and
-/// the `auth.*` group only in path header templates, where a request is at hand.
+/// The `postgres.*` group exists only for apps that request the `postgres` service. Path
+/// header templates know only the `auth.*` group, the caller of the request at hand, and
+/// env var templates know everything but it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Variable {
     /// `postgres://<user>:<password>@<host>:<port>/<database>`.
@@ -272,6 +273,15 @@ fn resolve(expr: &RawExpr, scope: Scope) -> Result<Expression, String> {
         let path = quoted(&names.join("."));
         return Err(format!("unknown template variable {path}"));
     };
+    // A path header is rendered by the gateway per request, which knows the caller and
+    // nothing else; refusing other variables here is what keeps a parsed manifest from
+    // failing at request time.
+    if scope.header && !variable.is_per_request() {
+        return Err(format!(
+            "template variable `{variable}` is not available in path headers, only \
+             `auth.client_id`, `auth.client_name` and `auth.client_type` are"
+        ));
+    }
     if variable.needs_postgres() && !scope.postgres {
         return Err(format!(
             "template variable `{variable}` needs the `postgres` service"

@@ -150,11 +150,18 @@ fn postgres_variables_need_the_service() {
 }
 
 #[test]
-fn auth_variables_only_in_headers() {
+fn auth_variables_only_in_headers_and_only_they() {
     check(
         "{{ auth.client_id }}",
         ENV,
         expect!["template variable `auth.client_id` is only available in path headers"],
+    );
+    check(
+        "{{ portal.id }} {{ auth.client_id }} {{ fs.app_data }}",
+        HEADER,
+        expect![[r#"
+        template variable `portal.id` is not available in path headers, only `auth.client_id`, `auth.client_name` and `auth.client_type` are
+        template variable `fs.app_data` is not available in path headers, only `auth.client_id`, `auth.client_name` and `auth.client_type` are"#]],
     );
     check(
         "{{ auth.client_type }}",
@@ -179,11 +186,11 @@ fn every_variable_has_a_distinct_path() {
     for v in Variable::ALL {
         let (group, field) = v.path();
         assert_eq!(Variable::from_path(group, field), Some(v));
-        let all = Scope {
+        let scope = Scope {
             postgres: true,
-            header: true,
+            header: v.is_per_request(),
         };
-        let t = Template::compile(&format!("{{{{ {v} }}}}"), all).unwrap();
+        let t = Template::compile(&format!("{{{{ {v} }}}}"), scope).unwrap();
         assert_eq!(t.variables().collect::<Vec<_>>(), vec![v]);
     }
 }
