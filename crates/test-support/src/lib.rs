@@ -32,9 +32,14 @@ use rand::Rng;
 /// a port handed out is not handed out again until the whole range has been
 /// used: a berth that is restarting leaves its ports unbound for a moment,
 /// and a random pick by another test could take them.
+///
+/// The sequence stays below the kernel's ephemeral range: there, any
+/// outgoing connection (a pool's, a browser's) may take a port as its local
+/// end while a restarting registry has let go of it, and the registry then
+/// fails to bind for as long as that connection lives. CI lost a run so.
 pub fn free_port() -> u16 {
-    const LOW: u16 = 20_000;
-    const HIGH: u16 = 60_000;
+    const LOW: u16 = 10_000;
+    let high = ephemeral_floor().saturating_sub(1).max(LOW + 1_000);
     let path = std::env::temp_dir().join("berth-test-ports");
     let file = std::fs::OpenOptions::new()
         .read(true)
@@ -46,7 +51,7 @@ pub fn free_port() -> u16 {
         .ok()
         .and_then(|f| nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive).ok());
     let Some(mut lock) = locked else {
-        return random_free_port();
+        return random_free_port(LOW, high);
     };
     use std::io::{Read, Seek, Write};
     let mut text = String::new();
@@ -54,24 +59,32 @@ pub fn free_port() -> u16 {
     let mut next: u16 = text
         .trim()
         .parse()
-        .unwrap_or(LOW + (std::process::id() % 1000) as u16 * 40);
-    for _ in 0..(HIGH - LOW) {
+        .unwrap_or(LOW + (std::process::id() % 500) as u16 * 40);
+    for _ in 0..(high - LOW) {
         let port = next;
-        next = if next >= HIGH { LOW } else { next + 1 };
-        if port >= LOW && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        next = if next >= high { LOW } else { next + 1 };
+        if (LOW..=high).contains(&port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
             let _ = lock.set_len(0);
             let _ = lock.rewind();
             let _ = write!(lock, "{next}");
             return port;
         }
     }
-    random_free_port()
+    random_free_port(LOW, high)
 }
 
-fn random_free_port() -> u16 {
+/// The lowest port the kernel hands to outgoing connections.
+fn ephemeral_floor() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
+}
+
+fn random_free_port(low: u16, high: u16) -> u16 {
     let mut rng = rand::thread_rng();
     for _ in 0..200 {
-        let port = rng.gen_range(20_000..60_000);
+        let port = rng.gen_range(low..high);
         if TcpListener::bind(("127.0.0.1", port)).is_ok() {
             return port;
         }
