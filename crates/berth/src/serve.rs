@@ -2,7 +2,8 @@
 //!
 //! Stages, each logged: data dir and lock, leftover children, ports, Docker,
 //! Postgres, migrations, signing key, registry, HTTP. A failure in any stage
-//! stops the children already started and exits with one clear line.
+//! stops the children already started and exits with one clear line; a
+//! SIGTERM or SIGINT during the stages stops them the same way, exit code 0.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -25,13 +26,33 @@ pub const META_DATABASE: &str = "berth";
 
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let boot = Instant::now();
+    // Handlers go in before anything else: until they do, SIGTERM and SIGINT
+    // keep their default action and kill berth on the spot, leaving its
+    // children to the next start's reaping. A signal during start-up stops
+    // the start; one while serving shuts down gracefully.
+    let mut signals = ShutdownSignals::install()?;
     let layout = prepare_data_dir(&cfg)?;
     let _lock = DataDirLock::acquire(&layout.lock_file())?;
     tracing::info!(data_dir = %layout.root().display(), "data dir locked");
 
     let metrics = Metrics::new();
     let mut supervisor = Supervisor::new(metrics.clone());
-    let result = boot_and_serve(&cfg, &layout, &mut supervisor, metrics, boot).await;
+    let started = tokio::select! {
+        started = start(&cfg, &layout, &mut supervisor, metrics, boot) => Some(started),
+        signal = signals.recv() => {
+            tracing::info!(signal, "signal during start-up; stopping");
+            None
+        }
+    };
+    let result = match started {
+        Some(Ok(serving)) => {
+            let signal = signals.recv().await;
+            serving.shut_down(signal).await;
+            Ok(())
+        }
+        Some(Err(e)) => Err(e),
+        None => Ok(()),
+    };
     remove_unused_network(&layout).await;
     supervisor.stop_all().await;
     tracing::info!("berth stopped");
@@ -49,13 +70,39 @@ fn prepare_data_dir(cfg: &Config) -> anyhow::Result<Layout> {
     Ok(Layout::new(&root))
 }
 
-async fn boot_and_serve(
+/// Everything that runs once berth is up; [`Serving::shut_down`] stops it
+/// in order: background workers, then the listeners, then the store.
+struct Serving {
+    server: tokio::task::JoinHandle<()>,
+    stop_server: tokio::sync::oneshot::Sender<()>,
+    core_server: tokio::task::JoinHandle<std::io::Result<()>>,
+    stop_core_server: tokio::sync::oneshot::Sender<()>,
+    sync: tokio::task::JoinHandle<()>,
+    webhooks: tokio::task::JoinHandle<()>,
+    store: Store,
+}
+
+impl Serving {
+    async fn shut_down(self, signal: &'static str) {
+        self.sync.abort();
+        self.webhooks.abort();
+        tracing::info!(signal, "shutting down");
+        let _ = self.stop_server.send(());
+        let _ = self.stop_core_server.send(());
+        self.core_server.abort();
+        let _ = self.server.await;
+        self.store.close().await;
+    }
+}
+
+/// Boots every stage and starts serving; returns once the listeners run.
+async fn start(
     cfg: &Config,
     layout: &Layout,
     supervisor: &mut Supervisor,
     metrics: Metrics,
     boot: Instant,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Serving> {
     let cluster = match cfg.postgres {
         PostgresSource::Managed { listen } => Some(ManagedPostgres::new(layout, listen)?),
         PostgresSource::External { .. } => None,
@@ -232,16 +279,15 @@ async fn boot_and_serve(
     let sync = crate::sync_worker::spawn(catalog_sync, cfg.sync_interval);
     let webhooks =
         crate::webhook_worker::spawn(store.clone(), webhook_sealer, cfg.webhook_retry_base)?;
-    let signal = shutdown_signal().await;
-    sync.abort();
-    webhooks.abort();
-    tracing::info!(signal, "shutting down");
-    let _ = stop_tx.send(());
-    let _ = core_stop_tx.send(());
-    core_server.abort();
-    let _ = server.await;
-    store.close().await;
-    Ok(())
+    Ok(Serving {
+        server,
+        stop_server: stop_tx,
+        core_server,
+        stop_core_server: core_stop_tx,
+        sync,
+        webhooks,
+        store,
+    })
 }
 
 /// An instance without containers takes its network with it when it stops
@@ -343,17 +389,27 @@ async fn ensure_free(key: &str, addr: SocketAddr) -> anyhow::Result<()> {
     }
 }
 
-async fn shutdown_signal() -> &'static str {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return "SIGINT";
+/// SIGTERM and SIGINT, caught from the moment they are installed.
+struct ShutdownSignals {
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    fn install() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Self {
+            terminate: signal(SignalKind::terminate())
+                .context("cannot install the SIGTERM handler")?,
+            interrupt: signal(SignalKind::interrupt())
+                .context("cannot install the SIGINT handler")?,
+        })
+    }
+
+    async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.terminate.recv() => "SIGTERM",
+            _ = self.interrupt.recv() => "SIGINT",
         }
-    };
-    tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = tokio::signal::ctrl_c() => "SIGINT",
     }
 }

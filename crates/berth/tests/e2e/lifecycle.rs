@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use berth_test_support::{processes_mentioning, Berth};
+use berth_test_support::{processes_mentioning, Berth, Ports};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
@@ -63,8 +63,40 @@ async fn sigint_stops_cleanly_too() {
     let (code, _) = b
         .stop_with(Signal::SIGINT, Duration::from_secs(10))
         .unwrap();
-    assert_eq!(code, Some(0));
-    assert!(processes_mentioning(b.data_dir()).is_empty());
+    assert_eq!(code, Some(0), "exit code; log:\n{}", b.log());
+    let left = processes_mentioning(b.data_dir());
+    assert!(left.is_empty(), "orphans after SIGINT: {left:?}");
+}
+
+/// A signal while berth is still starting stops the start: berth exits 0
+/// and takes the children it already started with it. Before the handlers
+/// went in first, the signal's default action killed berth outright and
+/// left postgres running.
+#[tokio::test]
+async fn a_signal_during_start_up_stops_the_start_and_its_children() {
+    for signal in [Signal::SIGTERM, Signal::SIGINT] {
+        let tmp = tempfile::tempdir().unwrap();
+        let data_dir = tmp.path().join("data");
+        let mut b = Berth::spawn(&bin(), &data_dir, Ports::fresh(), Some(tmp)).unwrap();
+        let pid_file = data_dir.join("run/postgres.pid");
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !pid_file.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "postgres never started:\n{}",
+                b.log()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let postgres = read_pid(&pid_file);
+
+        let (code, _) = b.stop_with(signal, Duration::from_secs(10)).unwrap();
+
+        assert_eq!(code, Some(0), "{signal} exit code; log:\n{}", b.log());
+        assert!(!alive(postgres), "postgres outlived {signal} at start-up");
+        let left = processes_mentioning(b.data_dir());
+        assert!(left.is_empty(), "orphans after {signal}: {left:?}");
+    }
 }
 
 #[tokio::test]
