@@ -14,14 +14,23 @@ use super::RequestCtx;
 use crate::directory::AppRoute;
 use crate::GatewayConfig;
 
-const HOP_BY_HOP: [&str; 7] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
+// Header names as `HeaderName`s, not strings: a removal by `&str` parses
+// the name again on every request.
+const HOP_BY_HOP: [HeaderName; 7] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+const FORWARDING: [HeaderName; 4] = [
+    HeaderName::from_static("x-forwarded-for"),
+    HeaderName::from_static("x-forwarded-proto"),
+    HeaderName::from_static("x-forwarded-host"),
+    header::FORWARDED,
 ];
 
 /// The caller, the only values a path header template may use.
@@ -55,12 +64,7 @@ pub fn prepare(
     for name in route.injected.iter() {
         parts.headers.remove(name);
     }
-    for name in [
-        "x-forwarded-for",
-        "x-forwarded-proto",
-        "x-forwarded-host",
-        "forwarded",
-    ] {
+    for name in &FORWARDING {
         parts.headers.remove(name);
     }
 
@@ -85,20 +89,16 @@ pub fn prepare(
         }
     }
 
+    let [forwarded_for, forwarded_proto, forwarded_host, _] = FORWARDING;
     let host = parts.headers.get(header::HOST).cloned();
     if let Ok(v) = HeaderValue::from_str(&ctx.client.ip().to_string()) {
-        parts
-            .headers
-            .insert(HeaderName::from_static("x-forwarded-for"), v);
+        parts.headers.insert(forwarded_for, v);
     }
-    parts.headers.insert(
-        HeaderName::from_static("x-forwarded-proto"),
-        HeaderValue::from_static("http"),
-    );
+    parts
+        .headers
+        .insert(forwarded_proto, HeaderValue::from_static("http"));
     if let Some(h) = host {
-        parts
-            .headers
-            .insert(HeaderName::from_static("x-forwarded-host"), h);
+        parts.headers.insert(forwarded_host, h);
     }
     Ok(())
 }
@@ -106,16 +106,21 @@ pub fn prepare(
 /// Removes hop-by-hop headers and those named in `Connection`. An upgrade
 /// keeps `Connection: upgrade` and `Upgrade`, which the app needs.
 pub fn strip_hop_by_hop(headers: &mut http::HeaderMap, keep_upgrade: bool) {
-    let named: Vec<String> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|s| s.trim().to_ascii_lowercase())
-        .filter(|s| !s.is_empty())
-        .collect();
     let upgrade = headers.get(header::UPGRADE).cloned();
-    for name in named.iter().map(String::as_str).chain(HOP_BY_HOP) {
+    if headers.contains_key(header::CONNECTION) {
+        let named: Vec<String> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|s| s.trim().to_ascii_lowercase())
+            .filter(|s| !s.is_empty())
+            .collect();
+        for name in &named {
+            headers.remove(name.as_str());
+        }
+    }
+    for name in &HOP_BY_HOP {
         headers.remove(name);
     }
     if keep_upgrade {
@@ -128,6 +133,17 @@ pub fn strip_hop_by_hop(headers: &mut http::HeaderMap, keep_upgrade: bool) {
 
 /// Drops the cookie `name` from every `Cookie` header, keeping the others.
 fn strip_cookie(headers: &mut http::HeaderMap, name: &str) {
+    if name.is_empty() {
+        return;
+    }
+    let carries = headers.get_all(header::COOKIE).iter().any(|v| {
+        v.as_bytes()
+            .windows(name.len())
+            .any(|w| w == name.as_bytes())
+    });
+    if !carries {
+        return;
+    }
     let kept: Vec<String> = headers
         .get_all(header::COOKIE)
         .iter()
