@@ -212,7 +212,9 @@ impl Store {
         offset: i64,
         limit: i64,
     ) -> Result<(Vec<TagGroup>, i64), StoreError> {
-        // The page of digests first, then the details of those alone.
+        // The page of digests first, then the details of those alone. Both
+        // it and the count read every tag of the repository, so they run
+        // side by side on two connections rather than one after the other.
         let groups = sqlx::query_as(
             "WITH page AS ( \
                SELECT digest, max(COALESCE(pushed_at, updated_at)) AS pushed_at FROM tags \
@@ -233,13 +235,12 @@ impl Store {
         .bind(repository_id)
         .bind(offset)
         .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
-        let total: i64 =
+        .fetch_all(self.pool());
+        let total =
             sqlx::query_scalar("SELECT count(DISTINCT digest) FROM tags WHERE repository_id = $1")
                 .bind(repository_id)
-                .fetch_one(self.pool())
-                .await?;
+                .fetch_one(self.pool());
+        let (groups, total): (Vec<TagGroup>, i64) = tokio::try_join!(groups, total)?;
         Ok((groups, total))
     }
 
