@@ -26,10 +26,13 @@ const HOP_BY_HOP: [HeaderName; 7] = [
     header::UPGRADE,
 ];
 
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 const FORWARDING: [HeaderName; 4] = [
-    HeaderName::from_static("x-forwarded-for"),
-    HeaderName::from_static("x-forwarded-proto"),
-    HeaderName::from_static("x-forwarded-host"),
+    X_FORWARDED_FOR,
+    X_FORWARDED_PROTO,
+    X_FORWARDED_HOST,
     header::FORWARDED,
 ];
 
@@ -89,16 +92,15 @@ pub fn prepare(
         }
     }
 
-    let [forwarded_for, forwarded_proto, forwarded_host, _] = FORWARDING;
     let host = parts.headers.get(header::HOST).cloned();
     if let Ok(v) = HeaderValue::from_str(&ctx.client.ip().to_string()) {
-        parts.headers.insert(forwarded_for, v);
+        parts.headers.insert(X_FORWARDED_FOR, v);
     }
     parts
         .headers
-        .insert(forwarded_proto, HeaderValue::from_static("http"));
+        .insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
     if let Some(h) = host {
-        parts.headers.insert(forwarded_host, h);
+        parts.headers.insert(X_FORWARDED_HOST, h);
     }
     Ok(())
 }
