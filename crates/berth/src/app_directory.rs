@@ -22,7 +22,7 @@ use berth_apps::Apps;
 use berth_gateway::activity::ActivityTracker;
 use berth_gateway::directory::BoxFuture;
 use berth_gateway::wake::SingleFlight;
-use berth_gateway::{ActivityGuard, AppDirectory, AppRoute, UpstreamState, WakeError};
+use berth_gateway::{ActivityGuard, AppDirectory, AppRoute, Upstream, UpstreamState, WakeError};
 use berth_manifest::entrypoint::EntrypointKind;
 use berth_manifest::lifecycle::Lifecycle;
 
@@ -41,6 +41,16 @@ struct Entry {
     /// When berth last saw the app start running: an app nobody visited
     /// since is idle from then.
     running_since: Instant,
+    /// Which start of the app this is, as far as berth saw: new whenever it
+    /// is seen running after not running, or at another address.
+    generation: u64,
+}
+
+/// Start generations, unique across apps.
+static GENERATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+fn next_generation() -> u64 {
+    GENERATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 pub struct AppsDirectory {
@@ -115,9 +125,12 @@ impl AppsDirectory {
                         (route, port, m.lifecycle())
                     }
                 };
-            let running_since = match previous {
-                Some(p) if p.running && running => p.running_since,
-                _ => Instant::now(),
+            let address = self.apps.address(&v.name);
+            let (running_since, generation) = match previous {
+                Some(p) if p.running && running && p.address == address => {
+                    (p.running_since, p.generation)
+                }
+                _ => (Instant::now(), next_generation()),
             };
             next.insert(
                 v.name.clone(),
@@ -128,8 +141,9 @@ impl AppsDirectory {
                     lifecycle,
                     running,
                     want_running: v.want_running,
-                    address: self.apps.address(&v.name),
+                    address,
                     running_since,
+                    generation,
                 }),
             );
         }
@@ -208,14 +222,15 @@ impl AppDirectory for AppsDirectory {
                 running: true,
                 address: Some(ip),
                 port,
+                generation,
                 ..
-            }) => UpstreamState::Running(SocketAddr::new(*ip, *port)),
+            }) => UpstreamState::Running(Upstream::new(SocketAddr::new(*ip, *port), *generation)),
             Some(e) if !e.want_running => UpstreamState::Stopped,
             _ => UpstreamState::Crashed,
         }
     }
 
-    fn wake<'a>(&'a self, app: &'a str) -> BoxFuture<'a, Result<SocketAddr, WakeError>> {
+    fn wake<'a>(&'a self, app: &'a str) -> BoxFuture<'a, Result<Upstream, WakeError>> {
         Box::pin(async move {
             let port = self.entry(app).ok_or(WakeError::Unknown)?.port;
             let apps = self.apps.clone();
@@ -238,10 +253,16 @@ impl AppDirectory for AppsDirectory {
                     woken
                 })
                 .await;
-            if result.is_ok() {
-                self.refresh().await;
-            }
-            result
+            let addr = result?;
+            self.refresh().await;
+            // The generation berth now sees for this start; one of its own
+            // if the map does not show the app running there yet, so the
+            // connection is not reused past it.
+            let generation = match self.entry(app).as_deref() {
+                Some(e) if e.running && e.address == Some(addr.ip()) => e.generation,
+                _ => next_generation(),
+            };
+            Ok(Upstream::new(addr, generation))
         })
     }
 

@@ -87,10 +87,26 @@ impl AppRoute {
     }
 }
 
+/// A running app's container: its address, and which start of the app it
+/// is. Upstream connections are reused only within one generation, since a
+/// restarted app may come back at the same address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Upstream {
+    pub addr: SocketAddr,
+    /// Changes whenever the app starts again.
+    pub generation: u64,
+}
+
+impl Upstream {
+    pub fn new(addr: SocketAddr, generation: u64) -> Self {
+        Self { addr, generation }
+    }
+}
+
 /// Where an app is right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UpstreamState {
-    Running(SocketAddr),
+    Running(Upstream),
     /// Stopped on purpose (idle or by the owner); a request wakes it.
     Stopped,
     /// Exited on its own or unhealthy; requests get 502.
@@ -143,7 +159,7 @@ pub trait AppDirectory: Send + Sync + 'static {
     fn state(&self, app: &str) -> UpstreamState;
     /// Starts a stopped app and resolves when its port accepts connections.
     /// Concurrent calls for one app must share a single start.
-    fn wake<'a>(&'a self, app: &'a str) -> BoxFuture<'a, Result<SocketAddr, WakeError>>;
+    fn wake<'a>(&'a self, app: &'a str) -> BoxFuture<'a, Result<Upstream, WakeError>>;
     /// Marks the start of a request; the guard marks its end. The gateway
     /// calls it before [`Self::state`], so an idle stop decided after it
     /// sees the request, and one decided before it can be reported by
@@ -210,7 +226,7 @@ impl AppDirectory for NoApps {
     fn state(&self, _app: &str) -> UpstreamState {
         UpstreamState::Crashed
     }
-    fn wake<'a>(&'a self, _app: &'a str) -> BoxFuture<'a, Result<SocketAddr, WakeError>> {
+    fn wake<'a>(&'a self, _app: &'a str) -> BoxFuture<'a, Result<Upstream, WakeError>> {
         Box::pin(async { Err(WakeError::Unknown) })
     }
     fn begin_request(&self, _app: &str) -> ActivityGuard {

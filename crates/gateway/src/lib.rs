@@ -29,11 +29,12 @@ pub mod directory;
 mod pages;
 pub mod phases;
 pub mod server;
+pub mod upstream;
 pub mod wake;
 
 pub use directory::{
     ActivityGuard, AppDirectory, AppPathRule, AppRoute, AuthOutcome, Authenticator, BodyVerifier,
-    CoreHandler, RouteError, UpstreamState, WakeError,
+    CoreHandler, RouteError, Upstream, UpstreamState, WakeError,
 };
 pub use phases::Gateway;
 

@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::upstream::ClientUpstreams;
 use crate::Gateway;
 
 /// Serves until `shutdown` resolves, then lets open requests finish for up
@@ -40,21 +41,39 @@ pub async fn serve(
                 let gateway = gateway.clone();
                 let mut stop = stop_rx.clone();
                 connections.spawn(async move {
-                    let service = service_fn(move |req| {
+                    // The client connection's upstream connections are
+                    // driven here, in its own task (see `upstream`).
+                    let upstreams = ClientUpstreams::new();
+                    let service = {
                         let gateway = gateway.clone();
-                        async move { Ok::<_, Infallible>(gateway.handle(req, client).await) }
-                    });
+                        let upstreams = upstreams.clone();
+                        service_fn(move |req| {
+                            let gateway = gateway.clone();
+                            let upstreams = upstreams.clone();
+                            async move {
+                                Ok::<_, Infallible>(gateway.handle(req, client, &upstreams).await)
+                            }
+                        })
+                    };
                     let conn = http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
                         .with_upgrades();
-                    tokio::pin!(conn);
-                    tokio::select! {
-                        _ = conn.as_mut() => {}
-                        _ = stop.changed() => {
-                            conn.as_mut().graceful_shutdown();
-                            let _ = conn.await;
+                    let served = async {
+                        tokio::pin!(conn);
+                        tokio::select! {
+                            _ = conn.as_mut() => {}
+                            _ = stop.changed() => {
+                                conn.as_mut().graceful_shutdown();
+                                let _ = conn.await;
+                            }
                         }
+                    };
+                    tokio::select! {
+                        biased;
+                        () = served => {}
+                        () = upstreams.drive() => {}
                     }
+                    gateway.release(&upstreams);
                 });
                 while connections.try_join_next().is_some() {}
             }

@@ -17,7 +17,7 @@ use berth_gateway::directory::BoxFuture;
 use berth_gateway::wake::SingleFlight;
 use berth_gateway::{
     ActivityGuard, AppDirectory, AppPathRule, AppRoute, AuthOutcome, Authenticator, Gateway,
-    GatewayConfig, UpstreamState, WakeError,
+    GatewayConfig, Upstream, UpstreamState, WakeError,
 };
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
@@ -125,7 +125,7 @@ impl AppDirectory for Directory {
             .get(app)
             .map_or(UpstreamState::Crashed, |a| *a.state.lock().unwrap())
     }
-    fn wake<'a>(&'a self, app: &'a str) -> BoxFuture<'a, Result<SocketAddr, WakeError>> {
+    fn wake<'a>(&'a self, app: &'a str) -> BoxFuture<'a, Result<Upstream, WakeError>> {
         Box::pin(async move {
             let a = self.apps.get(app).ok_or(WakeError::Unknown)?;
             let upstream = a.upstream;
@@ -137,7 +137,8 @@ impl AppDirectory for Directory {
                     Ok(upstream)
                 })
                 .await
-                .inspect(|addr| *a.state.lock().unwrap() = UpstreamState::Running(*addr))
+                .map(|addr| Upstream::new(addr, 2))
+                .inspect(|up| *a.state.lock().unwrap() = UpstreamState::Running(*up))
         })
     }
     fn begin_request(&self, _app: &str) -> ActivityGuard {
@@ -234,7 +235,7 @@ async fn harness(stopped: bool) -> Harness {
         if stopped {
             UpstreamState::Stopped
         } else {
-            UpstreamState::Running(addr)
+            UpstreamState::Running(Upstream::new(addr, 1))
         }
     };
     let mut dir = Directory::default();
@@ -250,7 +251,7 @@ async fn harness(stopped: bool) -> Harness {
         "chat".into(),
         App {
             route: route(),
-            state: Mutex::new(UpstreamState::Running(ws)),
+            state: Mutex::new(UpstreamState::Running(Upstream::new(ws, 1))),
             upstream: ws,
         },
     );
@@ -263,7 +264,7 @@ async fn harness(stopped: bool) -> Harness {
         "dead".into(),
         App {
             route: route(),
-            state: Mutex::new(UpstreamState::Running(dead)),
+            state: Mutex::new(UpstreamState::Running(Upstream::new(dead, 1))),
             upstream: dead,
         },
     );
@@ -421,6 +422,29 @@ async fn headers_are_injected_spoofs_removed_and_the_cookie_never_reaches_the_ap
     assert!(v["headers"].get("cookie").is_none(), "{v}");
     // The 0.0 migration gives public paths a literal `public` client type.
     assert_eq!(v["headers"]["x-ptl-client-type"], "public");
+}
+
+/// An absolute-form request target names the app without a `Host` header;
+/// the hop to the app is origin-form, so the app still learns the host.
+#[tokio::test]
+async fn an_absolute_form_request_reaches_the_app_with_its_host() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let h = harness(false).await;
+    let mut s = tokio::net::TcpStream::connect(h.addr).await.unwrap();
+    let host = format!("notes.localhost:{}", h.addr.port());
+    s.write_all(
+        format!("GET http://{host}/public/page?x=1 HTTP/1.1\r\nconnection: close\r\n\r\n")
+            .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let body = &answer[answer.find("\r\n\r\n").unwrap() + 4..];
+    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(v["path"], "/public/page");
+    assert_eq!(v["headers"]["host"], host);
 }
 
 #[tokio::test]

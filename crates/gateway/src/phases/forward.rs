@@ -1,7 +1,7 @@
-//! Phase 6, forward: stream the request to the app over a pooled
-//! connection, stream the answer back, splice upgrades.
+//! Phase 6, forward: stream the request to the app over the client
+//! connection's upstream connection, stream the answer back; upgrades go
+//! through a shared pool and are spliced.
 
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -16,8 +16,9 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 
 use super::headers::strip_hop_by_hop;
 use crate::body::{BoxBody, BoxError};
-use crate::directory::{ActivityGuard, BodyVerifier};
+use crate::directory::{ActivityGuard, BodyVerifier, Upstream};
 use crate::pages;
+use crate::upstream::{ClientUpstreams, IdlePool};
 
 pub fn is_upgrade(headers: &http::HeaderMap) -> bool {
     headers.contains_key(header::UPGRADE)
@@ -32,7 +33,10 @@ pub fn is_upgrade(headers: &http::HeaderMap) -> bool {
 }
 
 pub struct Forwarder {
+    /// For upgrades: the upgraded connection leaves HTTP, so it must not
+    /// be a client connection's kept one.
     client: Client<HttpConnector, BoxBody>,
+    idle: IdlePool,
 }
 
 impl Forwarder {
@@ -44,15 +48,25 @@ impl Forwarder {
             .pool_idle_timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(256)
             .build(connector);
-        Self { client }
+        Self {
+            client,
+            idle: IdlePool::default(),
+        }
     }
 
+    /// Parks a finished client connection's idle upstream connection.
+    pub fn release(&self, upstreams: &ClientUpstreams) {
+        upstreams.park(&self.idle);
+    }
+
+    #[allow(clippy::too_many_arguments)]
     pub async fn forward(
         &self,
+        upstreams: &ClientUpstreams,
         mut parts: http::request::Parts,
         body: Incoming,
         verifier: Option<Box<dyn BodyVerifier>>,
-        upstream: SocketAddr,
+        upstream: Upstream,
         guard: ActivityGuard,
         wants_html: bool,
     ) -> Response<BoxBody> {
@@ -62,18 +76,26 @@ impl Forwarder {
         } else {
             None
         };
-        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        parts.uri = match format!("http://{upstream}{path}").parse() {
-            Ok(u) => u,
-            Err(_) => {
-                return pages::error(
-                    wants_html,
-                    StatusCode::BAD_REQUEST,
-                    "bad path",
-                    "the request path is not acceptable",
-                )
+        // An absolute-form request may come without `Host`; the hop to the
+        // app is origin-form, so the authority must travel as `Host`.
+        if !parts.headers.contains_key(header::HOST) {
+            if let Some(host) = parts
+                .uri
+                .authority()
+                .and_then(|a| http::HeaderValue::from_str(a.as_str()).ok())
+            {
+                parts.headers.insert(header::HOST, host);
             }
-        };
+        }
+        if let Err(e) = target_uri(&mut parts.uri, upstream, upgrade) {
+            tracing::debug!(error = %e, "request target not forwardable");
+            return pages::error(
+                wants_html,
+                StatusCode::BAD_REQUEST,
+                "bad path",
+                "the request path is not acceptable",
+            );
+        }
         parts.version = Version::HTTP_11;
         let body = body.map_err(BoxError::from).boxed_unsync();
         let body = match verifier {
@@ -85,10 +107,18 @@ impl Forwarder {
             None => body,
         };
         let req = Request::from_parts(parts, body);
-        let mut resp = match self.client.request(req).await {
+        let sent = if upgrade {
+            self.client.request(req).await.map_err(BoxError::from)
+        } else {
+            upstreams
+                .send(&self.idle, upstream, req)
+                .await
+                .map_err(BoxError::from)
+        };
+        let mut resp = match sent {
             Ok(r) => r,
             Err(e) => {
-                tracing::warn!(%upstream, error = %e, "app did not answer");
+                tracing::warn!(upstream = %upstream.addr, error = %e, "app did not answer");
                 return pages::error(
                     wants_html,
                     StatusCode::BAD_GATEWAY,
@@ -121,6 +151,29 @@ impl Forwarder {
             .boxed_unsync()
         })
     }
+}
+
+/// Rewrites the request target for the hop to the app. The client
+/// connection's own upstream connection takes origin-form (`/path?query`),
+/// which most requests already are, so they go unchanged; the shared
+/// pool used for upgrades needs the absolute form to pick its connection.
+fn target_uri(uri: &mut http::Uri, upstream: Upstream, upgrade: bool) -> Result<(), http::Error> {
+    let origin_form = uri.scheme().is_none() && uri.authority().is_none();
+    if origin_form && !upgrade && uri.path_and_query().is_some() {
+        return Ok(());
+    }
+    let path = uri
+        .path_and_query()
+        .cloned()
+        .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
+    let mut builder = http::Uri::builder().path_and_query(path);
+    if upgrade {
+        builder = builder
+            .scheme(http::uri::Scheme::HTTP)
+            .authority(upstream.addr.to_string());
+    }
+    *uri = builder.build()?;
+    Ok(())
 }
 
 /// A response body that holds the request's activity guard until the last

@@ -14,8 +14,11 @@ use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use crate::body::BoxBody;
-use crate::directory::{AppDirectory, Authenticator, CoreHandler, UpstreamState, WakeError};
+use crate::directory::{
+    AppDirectory, Authenticator, CoreHandler, Upstream, UpstreamState, WakeError,
+};
 use crate::pages;
+use crate::upstream::ClientUpstreams;
 use crate::GatewayConfig;
 
 pub use route::{route, Target};
@@ -61,11 +64,13 @@ impl Gateway {
         }
     }
 
-    /// Handles one request from `client`.
+    /// Handles one request from `client`, whose connection's upstream
+    /// connections are `upstreams`.
     pub async fn handle(
         &self,
         mut req: Request<Incoming>,
         client: SocketAddr,
+        upstreams: &ClientUpstreams,
     ) -> Response<BoxBody> {
         let inner = &self.inner;
         // Phase: route.
@@ -84,7 +89,7 @@ impl Gateway {
             wants_html: pages::wants_html(req.headers()),
             caller: Caller::Anonymous,
         };
-        let response = self.handle_app(&mut ctx, req).await;
+        let response = self.handle_app(&mut ctx, req, upstreams).await;
         // Phase: log.
         tracing::debug!(
             app = %ctx.app,
@@ -96,7 +101,18 @@ impl Gateway {
         response
     }
 
-    async fn handle_app(&self, ctx: &mut RequestCtx, req: Request<Incoming>) -> Response<BoxBody> {
+    /// Ends a client connection: its idle upstream connection is kept for
+    /// the next one.
+    pub fn release(&self, upstreams: &ClientUpstreams) {
+        self.inner.forwarder.release(upstreams);
+    }
+
+    async fn handle_app(
+        &self,
+        ctx: &mut RequestCtx,
+        req: Request<Incoming>,
+        upstreams: &ClientUpstreams,
+    ) -> Response<BoxBody> {
         let inner = &self.inner;
         let Some(app_route) = inner.directory.route(&ctx.app) else {
             return pages::error(
@@ -149,6 +165,7 @@ impl Gateway {
         let mut response = inner
             .forwarder
             .forward(
+                upstreams,
                 parts,
                 body,
                 auth.body_verifier,
@@ -218,10 +235,10 @@ impl Gateway {
     }
 
     /// Returns where to send the request, starting the app if needed.
-    async fn wake(&self, ctx: &RequestCtx) -> Result<SocketAddr, Response<BoxBody>> {
+    async fn wake(&self, ctx: &RequestCtx) -> Result<Upstream, Response<BoxBody>> {
         let dir = &self.inner.directory;
         match dir.state(&ctx.app) {
-            UpstreamState::Running(addr) => Ok(addr),
+            UpstreamState::Running(upstream) => Ok(upstream),
             UpstreamState::Crashed => Err(pages::error(
                 ctx.wants_html,
                 StatusCode::BAD_GATEWAY,
@@ -248,7 +265,7 @@ impl Gateway {
             UpstreamState::Stopped => {
                 match tokio::time::timeout(self.inner.config.wake_timeout, dir.wake(&ctx.app)).await
                 {
-                    Ok(Ok(addr)) => Ok(addr),
+                    Ok(Ok(upstream)) => Ok(upstream),
                     Ok(Err(WakeError::Unknown)) => Err(pages::problem(
                         StatusCode::NOT_FOUND,
                         "no such app",
