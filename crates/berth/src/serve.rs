@@ -73,8 +73,7 @@ fn prepare_data_dir(cfg: &Config) -> anyhow::Result<Layout> {
 /// Everything that runs once berth is up; [`Serving::shut_down`] stops it
 /// in order: background workers, then the listeners, then the store.
 struct Serving {
-    server: tokio::task::JoinHandle<()>,
-    stop_server: tokio::sync::oneshot::Sender<()>,
+    server: berth_gateway::server::PerCoreServer,
     core_server: tokio::task::JoinHandle<std::io::Result<()>>,
     stop_core_server: tokio::sync::oneshot::Sender<()>,
     sync: tokio::task::JoinHandle<()>,
@@ -87,10 +86,9 @@ impl Serving {
         self.sync.abort();
         self.webhooks.abort();
         tracing::info!(signal, "shutting down");
-        let _ = self.stop_server.send(());
         let _ = self.stop_core_server.send(());
         self.core_server.abort();
-        let _ = self.server.await;
+        self.server.shut_down().await;
         self.store.close().await;
     }
 }
@@ -257,17 +255,12 @@ async fn start(
         authenticator,
         crate::app_directory::AppsDirectory::spawn(apps.clone()),
     );
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     // Open streams (log follows, event streams, WebSockets) must not hold
     // shutdown beyond the 10 s budget; children need the rest.
-    let server = tokio::spawn(berth_gateway::server::serve(
-        listener,
-        gateway,
-        async {
-            let _ = stop_rx.await;
-        },
-        Duration::from_secs(2),
-    ));
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let server =
+        berth_gateway::server::serve_per_core(listener, gateway, Duration::from_secs(2), threads)
+            .context("starting the gateway's threads")?;
     let (core_stop_tx, core_stop_rx) = tokio::sync::oneshot::channel::<()>();
     let core_server = tokio::spawn(berth_api::serve_core(
         core_listener,
@@ -281,7 +274,6 @@ async fn start(
         crate::webhook_worker::spawn(store.clone(), webhook_sealer, cfg.webhook_retry_base)?;
     Ok(Serving {
         server,
-        stop_server: stop_tx,
         core_server,
         stop_core_server: core_stop_tx,
         sync,
