@@ -85,25 +85,56 @@ http {
 NGINX
 nginx -c "$work/nginx.conf"
 
+# CPU ticks (user, system) of the processes named by pid, summed.
+ticks() { # pid...
+  local u=0 st=0 f
+  for p in "$@"; do
+    read -r -a f < <(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null) || continue
+    u=$((u + f[11])); st=$((st + f[12]))
+  done
+  echo "$u $st"
+}
+
+# The proxy's own CPU per request; labels without a proxy process print "-".
+proxy_pids=()
 run() { # label url [header...]
   local label=$1 url=$2; shift 2
   local args=()
   for h in "$@"; do args+=(-H "$h"); done
+  local before
+  before=$(ticks "${proxy_pids[@]}")
   wrk -t2 -c64 -d"${duration}s" --latency "${args[@]}" "$url" >"$work/wrk-$label.txt"
-  local rps p50 p99
+  local after rps p50 p99 cpu=-
+  after=$(ticks "${proxy_pids[@]}")
   rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk-$label.txt")
   p50=$(awk '$1=="50%" {print $2}' "$work/wrk-$label.txt")
   p99=$(awk '$1=="99%" {print $2}' "$work/wrk-$label.txt")
-  printf '%-32s %12s %10s %10s\n' "$label" "$rps" "$p50" "$p99"
+  if [ "${#proxy_pids[@]}" -gt 0 ]; then
+    local requests
+    requests=$(awk '/requests in/ {print $1}' "$work/wrk-$label.txt")
+    cpu=$(python3 -c "b='$before'.split();a='$after'.split();t=$(getconf CLK_TCK);n=$requests
+print(f'{(int(a[0])-int(b[0]))/t/n*1e6:.1f} + {(int(a[1])-int(b[1]))/t/n*1e6:.1f}')")
+  fi
+  printf '%-32s %12s %10s %10s %18s\n' "$label" "$rps" "$p50" "$p99" "$cpu"
   eval "rps_$label=$rps"
+  eval "p99_$label=$p99"
 }
 
-printf '%-32s %12s %10s %10s\n' path "requests/s" p50 p99
+ms() { # a wrk latency (950.00us, 5.78ms, 1.02s) in milliseconds
+  python3 -c "import re,sys;v,u=re.fullmatch(r'([0-9.]+)(us|ms|s)','$1').groups();print(float(v)*{'us':1e-3,'ms':1,'s':1e3}[u])"
+}
+
+printf '%-32s %12s %10s %10s %18s\n' path "requests/s" p50 p99 "proxy CPU us/req"
+proxy_pids=()
 run direct "http://$ip:8080/"
+mapfile -t proxy_pids < <(pgrep -P "$(cat "$work/nginx.pid")")
 run nginx "http://127.0.0.1:$nginx_port/"
+proxy_pids=("$berth_pid")
 run berth_private "http://127.0.0.1:$listen/" "Host: $app.localhost:$listen" "Cookie: $cookie"
 run berth_public "http://127.0.0.1:$listen/public/" "Host: $app.localhost:$listen"
+echo "(proxy CPU: user + system microseconds per request, nginx's workers or berth's process)"
 python3 -c "print(f'berth / nginx throughput: {$rps_berth_private/$rps_nginx:.2f}x (goal >= 1.0x)')"
+python3 -c "b=$(ms "$p99_berth_private");n=$(ms "$p99_nginx");print(f'p99: berth {b:.2f} ms, nginx {n:.2f} ms, difference {b-n:+.2f} ms (goal <= +1 ms)')"
 
 # Cold start: stop the app, then time the first byte through the gateway.
 api -X POST "http://127.0.0.1:$listen/protected/apps/$app/stop" >/dev/null
