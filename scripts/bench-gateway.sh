@@ -17,7 +17,7 @@ duration=${DURATION:-10}
 work=$(mktemp -d /tmp/berth-gwbench-XXXX)
 chmod 755 "$work"
 port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-listen=$(port); reg=$(port); pg=$(port); nginx_port=$(port)
+listen=$(port); reg=$(port); pg=$(port); nginx_port=$(port); floor_port=$(port)
 app=gwbench$$
 
 cleanup() {
@@ -26,6 +26,7 @@ cleanup() {
     "http://127.0.0.1:$listen/protected/apps/$app?purge=true" || true
   [ -n "${berth_pid:-}" ] && kill -TERM "$berth_pid" 2>/dev/null && wait "$berth_pid" 2>/dev/null || true
   [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  [ -n "${floor_pid:-}" ] && kill "$floor_pid" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -35,6 +36,10 @@ trap cleanup EXIT
 # libraries it links. busybox httpd forks per request and would be the
 # bottleneck of every path measured.
 cargo build --release --locked -q -p berth-test-support --bin bench-upstream
+# The floor: hyper server and client with the gateway's upstream connections
+# and threads, and none of its phases (crates/gateway/examples/floor_proxy.rs).
+cargo build --release --locked -q -p berth-gateway --example floor_proxy
+floor=$PWD/target/release/examples/floor_proxy
 upstream=$PWD/target/release/bench-upstream
 ctx=$work/img; mkdir -p "$ctx/rootfs/bin"
 cp "$upstream" "$ctx/rootfs/bin/bench-upstream"
@@ -84,6 +89,9 @@ http {
 }
 NGINX
 nginx -c "$work/nginx.conf"
+"$floor" "127.0.0.1:$floor_port" "$ip:8080" &
+floor_pid=$!
+until curl -sf -o /dev/null "http://127.0.0.1:$floor_port/"; do sleep 0.05; done
 
 # CPU ticks (user, system) of the processes named by pid, summed.
 ticks() { # pid...
@@ -129,10 +137,12 @@ proxy_pids=()
 run direct "http://$ip:8080/"
 mapfile -t proxy_pids < <(pgrep -P "$(cat "$work/nginx.pid")")
 run nginx "http://127.0.0.1:$nginx_port/"
+proxy_pids=("$floor_pid")
+run hyper_floor_no_phases "http://127.0.0.1:$floor_port/"
 proxy_pids=("$berth_pid")
 run berth_private "http://127.0.0.1:$listen/" "Host: $app.localhost:$listen" "Cookie: $cookie"
 run berth_public "http://127.0.0.1:$listen/public/" "Host: $app.localhost:$listen"
-echo "(proxy CPU: user + system microseconds per request, nginx's workers or berth's process)"
+echo "(proxy CPU: user + system microseconds per request, of nginx's workers, the floor proxy or berth's process)"
 python3 -c "print(f'berth / nginx throughput: {$rps_berth_private/$rps_nginx:.2f}x (goal >= 1.0x)')"
 python3 -c "b=$(ms "$p99_berth_private");n=$(ms "$p99_nginx");print(f'p99: berth {b:.2f} ms, nginx {n:.2f} ms, difference {b-n:+.2f} ms (goal <= +1 ms)')"
 
