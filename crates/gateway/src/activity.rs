@@ -32,10 +32,31 @@ impl Entry {
     }
 }
 
+type Apps = Arc<Mutex<HashMap<Arc<str>, Entry>>>;
+
 /// Cheap to clone; all clones share the same counts.
 #[derive(Clone, Default)]
 pub struct ActivityTracker {
-    apps: Arc<Mutex<HashMap<String, Entry>>>,
+    /// Keyed by `Arc<str>` so a request's guard shares the key instead of
+    /// copying the name: `begin` allocates nothing once an app is known.
+    apps: Apps,
+}
+
+/// The end of one request, carried by its [`ActivityGuard`].
+pub(crate) struct RequestEnd {
+    apps: Apps,
+    app: Arc<str>,
+}
+
+impl RequestEnd {
+    pub(crate) fn end(self) {
+        if let Ok(mut apps) = self.apps.lock() {
+            if let Some(e) = apps.get_mut(&self.app) {
+                e.in_flight = e.in_flight.saturating_sub(1);
+                e.last_seen = Instant::now();
+            }
+        }
+    }
 }
 
 impl ActivityTracker {
@@ -46,20 +67,25 @@ impl ActivityTracker {
     /// Marks a request to `app` as started; the guard marks its end.
     pub fn begin(&self, app: &str) -> ActivityGuard {
         let now = Instant::now();
-        if let Ok(mut apps) = self.apps.lock() {
-            let e = apps.entry(app.to_owned()).or_insert(Entry::fresh(now));
+        let Ok(mut apps) = self.apps.lock() else {
+            return ActivityGuard::none();
+        };
+        let key = match apps.get_key_value(app) {
+            Some((key, _)) => Arc::clone(key),
+            None => {
+                let key: Arc<str> = Arc::from(app);
+                apps.insert(Arc::clone(&key), Entry::fresh(now));
+                key
+            }
+        };
+        if let Some(e) = apps.get_mut(&key) {
             e.in_flight += 1;
             e.last_seen = now;
         }
-        let apps = Arc::clone(&self.apps);
-        let app = app.to_owned();
-        ActivityGuard::new(move || {
-            if let Ok(mut apps) = apps.lock() {
-                if let Some(e) = apps.get_mut(&app) {
-                    e.in_flight = e.in_flight.saturating_sub(1);
-                    e.last_seen = Instant::now();
-                }
-            }
+        drop(apps);
+        ActivityGuard::request(RequestEnd {
+            apps: Arc::clone(&self.apps),
+            app: key,
         })
     }
 
@@ -67,7 +93,7 @@ impl ActivityTracker {
     /// fresh, so it is not stopped before its first visitor arrives).
     pub fn touch(&self, app: &str) {
         if let Ok(mut apps) = self.apps.lock() {
-            apps.entry(app.to_owned())
+            apps.entry(Arc::from(app))
                 .and_modify(|e| e.last_seen = Instant::now())
                 .or_insert(Entry::fresh(Instant::now()));
         }
@@ -95,7 +121,7 @@ impl ActivityTracker {
         let Ok(mut apps) = self.apps.lock() else {
             return false;
         };
-        let e = apps.entry(app.to_owned()).or_insert(Entry::fresh(fallback));
+        let e = apps.entry(Arc::from(app)).or_insert(Entry::fresh(fallback));
         let claimed = !e.stopping && e.in_flight == 0 && e.last_seen.elapsed() >= idle;
         if claimed {
             e.stopping = true;

@@ -127,25 +127,42 @@ pub enum WakeError {
 /// dropping it tells the directory the request ended. Idle shutdown counts
 /// these.
 pub struct ActivityGuard {
-    on_drop: Option<Box<dyn FnOnce() + Send>>,
+    end: GuardEnd,
+}
+
+enum GuardEnd {
+    Nothing,
+    Call(Box<dyn FnOnce() + Send>),
+    /// The tracker's own end of a request: no allocation per request.
+    Request(crate::activity::RequestEnd),
 }
 
 impl ActivityGuard {
     pub fn new(on_drop: impl FnOnce() + Send + 'static) -> Self {
         Self {
-            on_drop: Some(Box::new(on_drop)),
+            end: GuardEnd::Call(Box::new(on_drop)),
         }
     }
 
     pub fn none() -> Self {
-        Self { on_drop: None }
+        Self {
+            end: GuardEnd::Nothing,
+        }
+    }
+
+    pub(crate) fn request(end: crate::activity::RequestEnd) -> Self {
+        Self {
+            end: GuardEnd::Request(end),
+        }
     }
 }
 
 impl Drop for ActivityGuard {
     fn drop(&mut self) {
-        if let Some(f) = self.on_drop.take() {
-            f();
+        match std::mem::replace(&mut self.end, GuardEnd::Nothing) {
+            GuardEnd::Nothing => {}
+            GuardEnd::Call(f) => f(),
+            GuardEnd::Request(end) => end.end(),
         }
     }
 }

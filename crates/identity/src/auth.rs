@@ -108,7 +108,7 @@ struct Inner {
     /// browser sends the same cookie on every request, and equality with a
     /// token already verified proves as much as verifying it again. Expiry
     /// and revocation are still checked on every request.
-    verified: RwLock<HashMap<String, TerminalToken>>,
+    verified: RwLock<HashMap<String, Arc<TerminalToken>>>,
     cookie_domain: Option<String>,
     handoffs: crate::handoff::Handoffs,
 }
@@ -260,7 +260,7 @@ impl Authenticator {
             Some(claims) if now < claims.expires => claims,
             Some(_) => return Err(TokenError::Expired.into()),
             None => {
-                let claims = self.verify_terminal_token(token, now)?;
+                let claims = Arc::new(self.verify_terminal_token(token, now)?);
                 self.remember_verified(token, &claims);
                 claims
             }
@@ -273,7 +273,7 @@ impl Authenticator {
         };
         Ok(AuthOutcome {
             caller: Caller::Terminal {
-                id: claims.terminal_id,
+                id: claims.terminal_id.clone(),
                 name,
             },
             set_cookie,
@@ -281,7 +281,7 @@ impl Authenticator {
         })
     }
 
-    fn verified_before(&self, token: &str) -> Option<TerminalToken> {
+    fn verified_before(&self, token: &str) -> Option<Arc<TerminalToken>> {
         self.inner
             .verified
             .read()
@@ -290,7 +290,7 @@ impl Authenticator {
             .cloned()
     }
 
-    fn remember_verified(&self, token: &str, claims: &TerminalToken) {
+    fn remember_verified(&self, token: &str, claims: &Arc<TerminalToken>) {
         let mut verified = self
             .inner
             .verified
@@ -299,7 +299,7 @@ impl Authenticator {
         if verified.len() >= MAX_VERIFIED_TOKENS {
             verified.clear();
         }
-        verified.insert(token.to_owned(), claims.clone());
+        verified.insert(token.to_owned(), Arc::clone(claims));
     }
 
     /// Parses `token` and checks its signature against the signer's keys.

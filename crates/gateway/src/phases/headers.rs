@@ -64,12 +64,9 @@ pub fn prepare(
     let upgrade = super::forward::is_upgrade(&parts.headers);
     strip_hop_by_hop(&mut parts.headers, upgrade);
     strip_cookie(&mut parts.headers, &config.terminal_cookie);
-    for name in route.injected.iter() {
-        parts.headers.remove(name);
-    }
-    for name in &FORWARDING {
-        parts.headers.remove(name);
-    }
+    remove_present(&mut parts.headers, |name| {
+        FORWARDING.contains(name) || route.injected.contains(name)
+    });
 
     let (client_id, client_name) = match &ctx.caller {
         Caller::Anonymous => ("", ""),
@@ -85,15 +82,16 @@ pub fn prepare(
         for (name, template) in &rule.value().headers {
             let value = template.render(&auth).map_err(|e| e.to_string())?;
             // Names come from users (terminal names); control characters
-            // would split the header, so they make the request fail.
-            let value = HeaderValue::from_bytes(value.as_bytes())
+            // would split the header, so they make the request fail. The
+            // rendered string becomes the value without a copy.
+            let value = HeaderValue::from_maybe_shared(bytes::Bytes::from(value))
                 .map_err(|e| format!("header `{name}`: {e}"))?;
             parts.headers.insert(name.clone(), value);
         }
     }
 
     let host = parts.headers.get(header::HOST).cloned();
-    if let Ok(v) = HeaderValue::from_str(&ctx.client.ip().to_string()) {
+    if let Some(v) = ip_header_value(ctx.client.ip()) {
         parts.headers.insert(X_FORWARDED_FOR, v);
     }
     parts
@@ -103,6 +101,18 @@ pub fn prepare(
         parts.headers.insert(X_FORWARDED_HOST, h);
     }
     Ok(())
+}
+
+/// The client address as a header value, formatted on the stack: one
+/// allocation (the value's) instead of two.
+fn ip_header_value(ip: std::net::IpAddr) -> Option<HeaderValue> {
+    use std::io::Write;
+    // The longest IPv6 text form is 45 bytes.
+    let mut buf = [0u8; 64];
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    write!(cursor, "{ip}").ok()?;
+    let len = usize::try_from(cursor.position()).ok()?;
+    HeaderValue::from_bytes(buf.get(..len)?).ok()
 }
 
 /// Removes hop-by-hop headers and those named in `Connection`. An upgrade
@@ -122,14 +132,21 @@ pub fn strip_hop_by_hop(headers: &mut http::HeaderMap, keep_upgrade: bool) {
             headers.remove(name.as_str());
         }
     }
-    for name in &HOP_BY_HOP {
-        headers.remove(name);
-    }
+    remove_present(headers, |name| HOP_BY_HOP.contains(name));
     if keep_upgrade {
         if let Some(u) = upgrade {
             headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
             headers.insert(header::UPGRADE, u);
         }
+    }
+}
+
+/// Removes the headers `doomed` picks. One pass over the names a request
+/// has (a handful) instead of a hash lookup per name that might be there.
+fn remove_present(headers: &mut http::HeaderMap, doomed: impl Fn(&HeaderName) -> bool) {
+    let present: Vec<HeaderName> = headers.keys().filter(|n| doomed(n)).cloned().collect();
+    for name in present {
+        headers.remove(name);
     }
 }
 

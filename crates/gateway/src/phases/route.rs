@@ -12,16 +12,26 @@ pub enum Target {
 }
 
 /// Decides the target from the `Host` header (or an absolute-form URI).
+/// Compares without allocating; only an app's label is copied (lowercased).
 pub fn route(headers: &HeaderMap, uri: &Uri, domain: &str) -> Target {
     let host = headers
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok())
         .or_else(|| uri.authority().map(|a| a.as_str()))
         .unwrap_or_default();
-    let name = strip_port(host).trim_end_matches('.').to_ascii_lowercase();
-    let domain = domain.trim_end_matches('.').to_ascii_lowercase();
-    match name.strip_suffix(&domain).and_then(|p| p.strip_suffix('.')) {
-        Some(label) if !label.is_empty() => Target::App(label.to_owned()),
+    let name = strip_port(host).trim_end_matches('.');
+    let domain = domain.trim_end_matches('.');
+    let Some(split) = name.len().checked_sub(domain.len() + 1) else {
+        return Target::Core;
+    };
+    // `get`, not slicing: never a panic on a split inside a character.
+    let (Some(label), Some(suffix)) = (name.get(..split), name.get(split..)) else {
+        return Target::Core;
+    };
+    match suffix.strip_prefix('.') {
+        Some(d) if d.eq_ignore_ascii_case(domain) && !label.is_empty() => {
+            Target::App(label.to_ascii_lowercase())
+        }
         _ => Target::Core,
     }
 }
@@ -59,5 +69,8 @@ mod tests {
         check("evil-localhost:8080", Target::Core);
         check(".localhost", Target::Core);
         check("a.b.localhost", Target::App("a.b".into()));
+        check("localhost", Target::Core);
+        check("xlocalhost", Target::Core);
+        check("NOTES.localhost:1", Target::App("notes".into()));
     }
 }

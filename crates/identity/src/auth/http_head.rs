@@ -3,6 +3,8 @@
 //! refused (which copy was signed is a guess), several `Cookie` headers (as
 //! HTTP/2 sends them) are joined, and the authority is `Host`, else the URI's.
 
+use std::borrow::Cow;
+
 use http::{HeaderMap, Method, Uri};
 
 use super::{AuthError, AuthOutcome, Authenticator, RequestHead};
@@ -46,11 +48,22 @@ impl Authenticator {
         uri: &Uri,
         headers: &HeaderMap,
     ) -> Result<Result<AuthOutcome, AuthError>, HeadError> {
-        let mut cookies = Vec::new();
-        for v in headers.get_all(http::header::COOKIE) {
-            cookies.push(v.to_str().map_err(|_| HeadError::NotAscii("cookie"))?);
-        }
-        let cookie = (!cookies.is_empty()).then(|| cookies.join("; "));
+        // One Cookie header (HTTP/1.1) is read in place; only several (as
+        // HTTP/2 sends them) are joined into a new string.
+        let mut values = headers.get_all(http::header::COOKIE).iter();
+        let cookie: Option<Cow<'_, str>> = match (values.next(), values.next()) {
+            (None, _) => None,
+            (Some(only), None) => Some(Cow::Borrowed(
+                only.to_str().map_err(|_| HeadError::NotAscii("cookie"))?,
+            )),
+            (Some(_), Some(_)) => {
+                let mut cookies = Vec::new();
+                for v in headers.get_all(http::header::COOKIE) {
+                    cookies.push(v.to_str().map_err(|_| HeadError::NotAscii("cookie"))?);
+                }
+                Some(Cow::Owned(cookies.join("; ")))
+            }
+        };
         let authority = single(headers, "host")?
             .or_else(|| uri.authority().map(|a| a.as_str()))
             .unwrap_or("");
