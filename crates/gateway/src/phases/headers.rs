@@ -119,20 +119,22 @@ fn ip_header_value(ip: std::net::IpAddr) -> Option<HeaderValue> {
 /// keeps `Connection: upgrade` and `Upgrade`, which the app needs.
 pub fn strip_hop_by_hop(headers: &mut http::HeaderMap, keep_upgrade: bool) {
     let upgrade = headers.get(header::UPGRADE).cloned();
-    if headers.contains_key(header::CONNECTION) {
-        let named: Vec<String> = headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(|s| s.trim().to_ascii_lowercase())
-            .filter(|s| !s.is_empty())
-            .collect();
-        for name in &named {
-            headers.remove(name.as_str());
-        }
-    }
-    remove_present(headers, |name| HOP_BY_HOP.contains(name));
+    // The values, not parsed names: a header is matched against them in
+    // the one removal pass, without a copy per name.
+    let connection: Vec<HeaderValue> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .cloned()
+        .collect();
+    let named_by_connection = |name: &HeaderName| {
+        connection.iter().filter_map(|v| v.to_str().ok()).any(|v| {
+            v.split(',')
+                .any(|token| token.trim().eq_ignore_ascii_case(name.as_str()))
+        })
+    };
+    remove_present(headers, |name| {
+        HOP_BY_HOP.contains(name) || named_by_connection(name)
+    });
     if keep_upgrade {
         if let Some(u) = upgrade {
             headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
