@@ -147,7 +147,7 @@ pub(crate) async fn peer_only(State(state): State<AppState>, req: Request, next:
             .into_response();
     }
     let mut req = Request::from_parts(parts, Body::from(bytes));
-    req.extensions_mut().insert(PeerCaller(id));
+    req.extensions_mut().insert(PeerCaller(id.to_string()));
     next.run(req).await
 }
 

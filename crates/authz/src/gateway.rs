@@ -20,6 +20,7 @@
 //! owner and may reach whatever a peer may.
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::keyword::keyword_enum;
 
@@ -43,7 +44,9 @@ keyword_enum!(Access, "access", {
     Peer => "peer",
 });
 
-/// Who is calling, as authenticated by the gateway.
+/// Who is calling, as authenticated by the gateway. The strings are shared
+/// (`Arc<str>`): the identity service hands out the same caller from its
+/// cache on every request of a terminal, without copying it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Caller {
     /// No valid terminal cookie and no valid peer signature.
@@ -51,14 +54,14 @@ pub enum Caller {
     /// One of the owner's paired devices.
     Terminal {
         /// Terminal id.
-        id: String,
+        id: Arc<str>,
         /// Terminal name, as the owner named it.
-        name: String,
+        name: Arc<str>,
     },
     /// Another Portal, by its short id.
     Peer {
         /// The peer's id.
-        id: String,
+        id: Arc<str>,
     },
 }
 

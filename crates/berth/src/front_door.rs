@@ -4,8 +4,10 @@
 
 use std::sync::Arc;
 
-use berth_gateway::directory::BoxFuture;
-use berth_gateway::{AuthOutcome, Authenticator, BodyVerifier, Gateway, GatewayConfig};
+use berth_gateway::{
+    AuthOutcome, Authentication, Authenticator, BodyVerifier, Gateway, GatewayConfig,
+};
+use berth_identity::auth::{AuthError, HeadError};
 use berth_identity::httpsig::BodyDigestCheck;
 use http::HeaderValue;
 
@@ -27,35 +29,44 @@ impl BodyVerifier for DigestVerifier {
     }
 }
 
-impl Authenticator for IdentityAuthenticator {
-    fn authenticate<'a>(&'a self, parts: &'a http::request::Parts) -> BoxFuture<'a, AuthOutcome> {
-        Box::pin(async move {
-            match self
-                .0
-                .authenticate_http(&parts.method, &parts.uri, &parts.headers)
-                .await
-            {
-                Ok(Ok(o)) => AuthOutcome {
-                    caller: o.caller,
-                    set_cookie: o.set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()),
-                    body_verifier: o
-                        .body_digest
-                        .map(|d| Box::new(DigestVerifier(d.hasher())) as Box<dyn BodyVerifier>),
-                },
-                Ok(Err(e)) => {
-                    tracing::debug!(error = %e, "gateway: credentials refused");
-                    let mut out = AuthOutcome::anonymous();
-                    out.set_cookie = e
-                        .clear_cookie(self.0.cookie_domain())
-                        .and_then(|c| HeaderValue::from_str(&c).ok());
-                    out
-                }
-                Err(e) => {
-                    tracing::debug!(error = %e, "gateway: unreadable credentials");
-                    AuthOutcome::anonymous()
-                }
+impl IdentityAuthenticator {
+    fn outcome(
+        &self,
+        checked: Result<Result<berth_identity::auth::AuthOutcome, AuthError>, HeadError>,
+    ) -> AuthOutcome {
+        match checked {
+            Ok(Ok(o)) => AuthOutcome {
+                caller: o.caller,
+                set_cookie: o.set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()),
+                body_verifier: o
+                    .body_digest
+                    .map(|d| Box::new(DigestVerifier(d.hasher())) as Box<dyn BodyVerifier>),
+            },
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "gateway: credentials refused");
+                let mut out = AuthOutcome::anonymous();
+                out.set_cookie = e
+                    .clear_cookie(self.0.cookie_domain())
+                    .and_then(|c| HeaderValue::from_str(&c).ok());
+                out
             }
-        })
+            Err(e) => {
+                tracing::debug!(error = %e, "gateway: unreadable credentials");
+                AuthOutcome::anonymous()
+            }
+        }
+    }
+}
+
+impl Authenticator for IdentityAuthenticator {
+    fn authenticate<'a>(&'a self, parts: &'a http::request::Parts) -> Authentication<'a> {
+        let (method, uri, headers) = (&parts.method, &parts.uri, &parts.headers);
+        match self.0.authenticate_http_now(method, uri, headers) {
+            Some(checked) => Authentication::Ready(self.outcome(checked)),
+            None => Authentication::pending(async move {
+                self.outcome(self.0.authenticate_http(method, uri, headers).await)
+            }),
+        }
     }
 
     fn redeem_handoff(&self, ticket: &str, host: &str) -> Option<HeaderValue> {

@@ -209,11 +209,33 @@ impl AuthOutcome {
     }
 }
 
+/// An authentication answered from memory, or one that must still ask
+/// (the database, for a terminal not seen lately or a peer). Nearly every
+/// request is a browser's repeated cookie, answered at once: boxing a
+/// future for it cost the gateway a large allocation per request.
+pub enum Authentication<'a> {
+    Ready(AuthOutcome),
+    Pending(BoxFuture<'a, AuthOutcome>),
+}
+
+impl<'a> Authentication<'a> {
+    pub fn pending(future: impl Future<Output = AuthOutcome> + Send + 'a) -> Self {
+        Self::Pending(Box::pin(future))
+    }
+
+    pub async fn outcome(self) -> AuthOutcome {
+        match self {
+            Self::Ready(outcome) => outcome,
+            Self::Pending(future) => future.await,
+        }
+    }
+}
+
 /// Turns request credentials (terminal cookie, peer signature) into a
 /// caller. Implemented by the identity service; must never fail open: any
 /// error is [`Caller::Anonymous`].
 pub trait Authenticator: Send + Sync + 'static {
-    fn authenticate<'a>(&'a self, parts: &'a http::request::Parts) -> BoxFuture<'a, AuthOutcome>;
+    fn authenticate<'a>(&'a self, parts: &'a http::request::Parts) -> Authentication<'a>;
 
     /// The `Set-Cookie` value a one-time hand-off `ticket` carries to the
     /// app host `host`, or `None` when the ticket is unknown, used, expired
@@ -227,8 +249,8 @@ pub trait Authenticator: Send + Sync + 'static {
 pub struct NobodyAuthenticator;
 
 impl Authenticator for NobodyAuthenticator {
-    fn authenticate<'a>(&'a self, _parts: &'a http::request::Parts) -> BoxFuture<'a, AuthOutcome> {
-        Box::pin(async { AuthOutcome::anonymous() })
+    fn authenticate<'a>(&'a self, _parts: &'a http::request::Parts) -> Authentication<'a> {
+        Authentication::Ready(AuthOutcome::anonymous())
     }
 }
 

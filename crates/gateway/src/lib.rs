@@ -33,8 +33,8 @@ pub mod upstream;
 pub mod wake;
 
 pub use directory::{
-    ActivityGuard, AppDirectory, AppPathRule, AppRoute, AuthOutcome, Authenticator, BodyVerifier,
-    CoreHandler, RouteError, Upstream, UpstreamState, WakeError,
+    ActivityGuard, AppDirectory, AppPathRule, AppRoute, AuthOutcome, Authentication, Authenticator,
+    BodyVerifier, CoreHandler, RouteError, Upstream, UpstreamState, WakeError,
 };
 pub use phases::Gateway;
 

@@ -16,8 +16,8 @@ use berth_gateway::body::{full, BoxBody};
 use berth_gateway::directory::BoxFuture;
 use berth_gateway::wake::SingleFlight;
 use berth_gateway::{
-    ActivityGuard, AppDirectory, AppPathRule, AppRoute, AuthOutcome, Authenticator, Gateway,
-    GatewayConfig, Upstream, UpstreamState, WakeError,
+    ActivityGuard, AppDirectory, AppPathRule, AppRoute, AuthOutcome, Authentication, Authenticator,
+    Gateway, GatewayConfig, Upstream, UpstreamState, WakeError,
 };
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
@@ -155,8 +155,9 @@ impl AppDirectory for Directory {
 struct TestAuth;
 
 impl Authenticator for TestAuth {
-    fn authenticate<'a>(&'a self, parts: &'a http::request::Parts) -> BoxFuture<'a, AuthOutcome> {
-        Box::pin(async move {
+    fn authenticate<'a>(&'a self, parts: &'a http::request::Parts) -> Authentication<'a> {
+        // Pending, as the identity service is for a terminal it must look up.
+        Authentication::pending(async move {
             let cookie = parts
                 .headers
                 .get("cookie")

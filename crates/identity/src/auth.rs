@@ -71,6 +71,17 @@ pub struct AuthOutcome {
     pub body_digest: Option<BodyDigest>,
 }
 
+impl AuthOutcome {
+    /// No credentials: public paths only.
+    pub fn anonymous() -> Self {
+        Self {
+            caller: Caller::Anonymous,
+            set_cookie: None,
+            body_digest: None,
+        }
+    }
+}
+
 /// Credentials that were presented and refused.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -123,8 +134,16 @@ struct KeyRing {
 }
 
 struct CachedTerminal {
-    name: String,
+    id: Arc<str>,
+    name: Arc<str>,
     checked: Instant,
+}
+
+/// What a request presents, before it is checked.
+enum Credentials<'h> {
+    None,
+    Terminal(&'h str),
+    Peer,
 }
 
 fn unix_now() -> i64 {
@@ -235,6 +254,37 @@ impl Authenticator {
 
     /// Decides who sent the request; see the module docs for the contract.
     pub async fn authenticate(&self, head: &RequestHead<'_>) -> Result<AuthOutcome, AuthError> {
+        match self.credentials(head)? {
+            Credentials::None => Ok(AuthOutcome::anonymous()),
+            Credentials::Terminal(token) => self.terminal(token).await,
+            Credentials::Peer => self.peer(head).await,
+        }
+    }
+
+    /// [`Self::authenticate`] when memory alone can answer: no credentials,
+    /// refused ones, or a terminal cookie verified and its terminal checked
+    /// within [`TERMINAL_CACHE_SECS`]. `None` when the database must be
+    /// asked; then call [`Self::authenticate`].
+    pub fn authenticate_now(
+        &self,
+        head: &RequestHead<'_>,
+    ) -> Option<Result<AuthOutcome, AuthError>> {
+        let token = match self.credentials(head) {
+            Ok(Credentials::None) => return Some(Ok(AuthOutcome::anonymous())),
+            Ok(Credentials::Terminal(token)) => token,
+            Ok(Credentials::Peer) => return None,
+            Err(e) => return Some(Err(e)),
+        };
+        let now = unix_now();
+        let claims = match self.claims(token, now) {
+            Ok(claims) => claims,
+            Err(e) => return Some(Err(e.into())),
+        };
+        let (id, name) = self.cached_terminal(&claims.terminal_id)?;
+        Some(Ok(self.terminal_outcome(&claims, id, name, now)))
+    }
+
+    fn credentials<'h>(&self, head: &RequestHead<'h>) -> Result<Credentials<'h>, AuthError> {
         let token = match head.cookie {
             Some(c) => cookie::find_token(c)?,
             None => None,
@@ -244,41 +294,53 @@ impl Authenticator {
             || head.content_digest.is_some();
         match (token, signed) {
             (Some(_), true) => Err(AuthError::Ambiguous),
-            (Some(token), false) => self.terminal(token).await,
-            (None, true) => self.peer(head).await,
-            (None, false) => Ok(AuthOutcome {
-                caller: Caller::Anonymous,
-                set_cookie: None,
-                body_digest: None,
-            }),
+            (Some(token), false) => Ok(Credentials::Terminal(token)),
+            (None, true) => Ok(Credentials::Peer),
+            (None, false) => Ok(Credentials::None),
         }
     }
 
     async fn terminal(&self, token: &str) -> Result<AuthOutcome, AuthError> {
         let now = unix_now();
-        let claims = match self.verified_before(token) {
-            Some(claims) if now < claims.expires => claims,
-            Some(_) => return Err(TokenError::Expired.into()),
+        let claims = self.claims(token, now)?;
+        let (id, name) = match self.cached_terminal(&claims.terminal_id) {
+            Some(known) => known,
+            None => self.look_up_terminal(&claims.terminal_id).await?,
+        };
+        Ok(self.terminal_outcome(&claims, id, name, now))
+    }
+
+    /// The claims of a token whose signature checks out and that has not
+    /// expired; a token verified before is found, not verified again.
+    fn claims(&self, token: &str, now: i64) -> Result<Arc<TerminalToken>, TokenError> {
+        match self.verified_before(token) {
+            Some(claims) if now < claims.expires => Ok(claims),
+            Some(_) => Err(TokenError::Expired),
             None => {
                 let claims = Arc::new(self.verify_terminal_token(token, now)?);
                 self.remember_verified(token, &claims);
-                claims
+                Ok(claims)
             }
-        };
-        let name = self.terminal_name(&claims.terminal_id).await?;
+        }
+    }
+
+    fn terminal_outcome(
+        &self,
+        claims: &TerminalToken,
+        id: Arc<str>,
+        name: Arc<str>,
+        now: i64,
+    ) -> AuthOutcome {
         let set_cookie = if claims.needs_renewal(now) {
             self.issue_cookie(&claims.terminal_id)
         } else {
             None
         };
-        Ok(AuthOutcome {
-            caller: Caller::Terminal {
-                id: claims.terminal_id.clone(),
-                name,
-            },
+        AuthOutcome {
+            caller: Caller::Terminal { id, name },
             set_cookie,
             body_digest: None,
-        })
+        }
     }
 
     fn verified_before(&self, token: &str) -> Option<Arc<TerminalToken>> {
@@ -326,22 +388,30 @@ impl Authenticator {
         result
     }
 
-    async fn terminal_name(&self, id: &str) -> Result<String, AuthError> {
+    /// The terminal's id and name, if the database confirmed it exists
+    /// within [`TERMINAL_CACHE_SECS`].
+    fn cached_terminal(&self, id: &str) -> Option<(Arc<str>, Arc<str>)> {
         let ttl = Duration::from_secs(TERMINAL_CACHE_SECS);
-        {
-            let cache = self
-                .inner
-                .terminals
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if let Some(t) = cache.get(id).filter(|t| t.checked.elapsed() < ttl) {
-                return Ok(t.name.clone());
-            }
-        }
+        let cache = self
+            .inner
+            .terminals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        cache
+            .get(id)
+            .filter(|t| t.checked.elapsed() < ttl)
+            .map(|t| (Arc::clone(&t.id), Arc::clone(&t.name)))
+    }
+
+    /// Asks the database whether the terminal still exists (recording its
+    /// `last_connection`) and caches the answer.
+    async fn look_up_terminal(&self, id: &str) -> Result<(Arc<str>, Arc<str>), AuthError> {
+        let ttl = Duration::from_secs(TERMINAL_CACHE_SECS);
         let Some(row) = self.inner.store.touch_terminal(id).await? else {
             self.forget_terminal(id);
             return Err(AuthError::Revoked);
         };
+        let known: (Arc<str>, Arc<str>) = (Arc::from(id), Arc::from(row.name));
         let mut cache = self
             .inner
             .terminals
@@ -353,11 +423,12 @@ impl Authenticator {
         cache.insert(
             id.to_owned(),
             CachedTerminal {
-                name: row.name.clone(),
+                id: Arc::clone(&known.0),
+                name: Arc::clone(&known.1),
                 checked: Instant::now(),
             },
         );
-        Ok(row.name)
+        Ok(known)
     }
 
     async fn peer(&self, head: &RequestHead<'_>) -> Result<AuthOutcome, AuthError> {
@@ -402,7 +473,9 @@ impl Authenticator {
             return Err(SignatureError::Replayed.into());
         }
         Ok(AuthOutcome {
-            caller: Caller::Peer { id: peer.id },
+            caller: Caller::Peer {
+                id: Arc::from(peer.id),
+            },
             set_cookie: None,
             body_digest: Some(parsed.body_digest),
         })

@@ -70,8 +70,8 @@ pub fn prepare(
 
     let (client_id, client_name) = match &ctx.caller {
         Caller::Anonymous => ("", ""),
-        Caller::Terminal { id, name } => (id.as_str(), name.as_str()),
-        Caller::Peer { id } => (id.as_str(), id.as_str()),
+        Caller::Terminal { id, name } => (&**id, &**name),
+        Caller::Peer { id } => (&**id, &**id),
     };
     let auth = AuthContext {
         client_id,

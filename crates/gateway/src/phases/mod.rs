@@ -15,7 +15,7 @@ use hyper::body::Incoming;
 
 use crate::body::BoxBody;
 use crate::directory::{
-    AppDirectory, Authenticator, CoreHandler, Upstream, UpstreamState, WakeError,
+    AppDirectory, AuthOutcome, Authenticator, CoreHandler, Upstream, UpstreamState, WakeError,
 };
 use crate::pages;
 use crate::upstream::ClientUpstreams;
@@ -130,8 +130,12 @@ impl Gateway {
         }
 
         // Phase: authenticate.
-        let auth = inner.authenticator.authenticate(&parts).await;
-        ctx.caller = auth.caller.clone();
+        let AuthOutcome {
+            caller,
+            set_cookie,
+            body_verifier,
+        } = inner.authenticator.authenticate(&parts).outcome().await;
+        ctx.caller = caller;
 
         // Phase: decide.
         let decision = decide_gateway_request(&app_route.rules, parts.uri.path(), &ctx.caller);
@@ -168,13 +172,13 @@ impl Gateway {
                 upstreams,
                 parts,
                 body,
-                auth.body_verifier,
+                body_verifier,
                 upstream,
                 guard,
                 ctx.wants_html,
             )
             .await;
-        if let Some(cookie) = auth.set_cookie {
+        if let Some(cookie) = set_cookie {
             response
                 .headers_mut()
                 .append(http::header::SET_COOKIE, cookie);
