@@ -2,15 +2,22 @@
 //!
 //! The gateway marks every request's start and end (the end is when the
 //! response body is done or the client left, WebSockets included). Idle
-//! shutdown claims an idle app with [`ActivityTracker::claim_idle`], under the
-//! same lock as [`ActivityTracker::begin`]: an app with a request or a
-//! connection open is never idle, and a request that begins after the claim
-//! sees the app as stopping and takes the wake path instead of racing the
-//! stop.
+//! shutdown claims an idle app with [`ActivityTracker::claim_idle`]: an app
+//! with a request or a connection open is never idle, and a request that
+//! begins after the claim sees the app as stopping and takes the wake path
+//! instead of racing the stop.
+//!
+//! Counts are kept per thread (a [`Shard`] each), so the gateway's threads
+//! never contend for one lock or bounce one cache line on every request;
+//! a claim, rare, locks every shard. A thread's first shard is made under
+//! the registry lock a claim holds, and starts with the apps being
+//! stopped, so no request can slip past a claim on a new thread either.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
+
+use thread_local::ThreadLocal;
 
 use crate::directory::ActivityGuard;
 
@@ -32,29 +39,53 @@ impl Entry {
     }
 }
 
-type Apps = Arc<Mutex<HashMap<Arc<str>, Entry>>>;
+/// One thread's counts. Keyed by `Arc<str>` so a request's guard shares
+/// the key instead of copying the name: `begin` allocates nothing once an
+/// app is known.
+#[derive(Default)]
+struct Shard {
+    apps: HashMap<Arc<str>, Entry>,
+}
+
+type SharedShard = Arc<Mutex<Shard>>;
+
+#[derive(Default)]
+struct Registry {
+    shards: Vec<SharedShard>,
+    /// Apps claimed for a stop, for shards made during the claim.
+    stopping: HashSet<Arc<str>>,
+}
+
+#[derive(Default)]
+struct Inner {
+    registry: Mutex<Registry>,
+    local: ThreadLocal<SharedShard>,
+}
 
 /// Cheap to clone; all clones share the same counts.
 #[derive(Clone, Default)]
 pub struct ActivityTracker {
-    /// Keyed by `Arc<str>` so a request's guard shares the key instead of
-    /// copying the name: `begin` allocates nothing once an app is known.
-    apps: Apps,
+    inner: Arc<Inner>,
 }
 
 /// The end of one request, carried by its [`ActivityGuard`].
 pub(crate) struct RequestEnd {
-    apps: Apps,
+    shard: SharedShard,
     app: Arc<str>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The maps stay consistent under a panic (every update is one field),
+    // so a poisoned lock is still usable.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl RequestEnd {
     pub(crate) fn end(self) {
-        if let Ok(mut apps) = self.apps.lock() {
-            if let Some(e) = apps.get_mut(&self.app) {
-                e.in_flight = e.in_flight.saturating_sub(1);
-                e.last_seen = Instant::now();
-            }
+        let mut shard = lock(&self.shard);
+        if let Some(e) = shard.apps.get_mut(&self.app) {
+            e.in_flight = e.in_flight.saturating_sub(1);
+            e.last_seen = Instant::now();
         }
     }
 }
@@ -64,27 +95,43 @@ impl ActivityTracker {
         Self::default()
     }
 
+    /// This thread's shard, made on its first use.
+    fn shard(&self) -> &SharedShard {
+        self.inner.local.get_or(|| {
+            let mut registry = lock(&self.inner.registry);
+            let now = Instant::now();
+            let mut shard = Shard::default();
+            for app in &registry.stopping {
+                let mut e = Entry::fresh(now);
+                e.stopping = true;
+                shard.apps.insert(Arc::clone(app), e);
+            }
+            let shard = Arc::new(Mutex::new(shard));
+            registry.shards.push(Arc::clone(&shard));
+            shard
+        })
+    }
+
     /// Marks a request to `app` as started; the guard marks its end.
     pub fn begin(&self, app: &str) -> ActivityGuard {
         let now = Instant::now();
-        let Ok(mut apps) = self.apps.lock() else {
-            return ActivityGuard::none();
-        };
-        let key = match apps.get_key_value(app) {
+        let shard = self.shard();
+        let mut local = lock(shard);
+        let key = match local.apps.get_key_value(app) {
             Some((key, _)) => Arc::clone(key),
             None => {
                 let key: Arc<str> = Arc::from(app);
-                apps.insert(Arc::clone(&key), Entry::fresh(now));
+                local.apps.insert(Arc::clone(&key), Entry::fresh(now));
                 key
             }
         };
-        if let Some(e) = apps.get_mut(&key) {
+        if let Some(e) = local.apps.get_mut(&key) {
             e.in_flight += 1;
             e.last_seen = now;
         }
-        drop(apps);
+        drop(local);
         ActivityGuard::request(RequestEnd {
-            apps: Arc::clone(&self.apps),
+            shard: Arc::clone(shard),
             app: key,
         })
     }
@@ -92,68 +139,90 @@ impl ActivityTracker {
     /// Records activity without a request (an app just started counts as
     /// fresh, so it is not stopped before its first visitor arrives).
     pub fn touch(&self, app: &str) {
-        if let Ok(mut apps) = self.apps.lock() {
-            apps.entry(Arc::from(app))
-                .and_modify(|e| e.last_seen = Instant::now())
-                .or_insert(Entry::fresh(Instant::now()));
-        }
+        let now = Instant::now();
+        lock(self.shard())
+            .apps
+            .entry(Arc::from(app))
+            .and_modify(|e| e.last_seen = now)
+            .or_insert(Entry::fresh(now));
+    }
+
+    /// `app` summed over `shards`: requests in flight and
+    /// the last activity, or `None` if no thread has seen it.
+    fn totals(shards: &[MutexGuard<'_, Shard>], app: &str) -> Option<(u64, Instant)> {
+        shards
+            .iter()
+            .filter_map(|s| s.apps.get(app))
+            .fold(None, |acc, e| match acc {
+                None => Some((e.in_flight, e.last_seen)),
+                Some((n, last)) => Some((n + e.in_flight, last.max(e.last_seen))),
+            })
     }
 
     /// How long `app` has had no request and no open connection; `None`
     /// while something is in flight. An app never seen is idle since
     /// `fallback` (the caller passes when it started the app).
     pub fn idle_for(&self, app: &str, fallback: Instant) -> Option<Duration> {
-        let apps = self.apps.lock().ok()?;
-        match apps.get(app) {
-            Some(e) if e.in_flight > 0 => None,
-            Some(e) => Some(e.last_seen.elapsed()),
+        let registry = lock(&self.inner.registry);
+        let shards: Vec<_> = registry.shards.iter().map(|s| lock(s)).collect();
+        match Self::totals(&shards, app) {
+            Some((n, _)) if n > 0 => None,
+            Some((_, last)) => Some(last.elapsed()),
             None => Some(fallback.elapsed()),
         }
     }
 
     /// Marks `app` as stopping if it has been idle for at least `idle`
     /// (see [`Self::idle_for`] for `fallback`), and says whether it did.
-    /// Checked and marked under the lock that [`Self::begin`] takes, so no
-    /// request can begin between the check and the mark unseen: either it
-    /// began first and the claim fails, or it begins after and
-    /// [`Self::is_stopping`] is true for it.
+    /// Checked and marked holding every shard's lock, which
+    /// [`Self::begin`] takes, so no request can begin between the check
+    /// and the mark unseen: either it began first and the claim fails, or
+    /// it begins after and [`Self::is_stopping`] is true for it.
     pub fn claim_idle(&self, app: &str, fallback: Instant, idle: Duration) -> bool {
-        let Ok(mut apps) = self.apps.lock() else {
+        let mut registry = lock(&self.inner.registry);
+        if registry.stopping.contains(app) {
             return false;
-        };
-        let e = apps.entry(Arc::from(app)).or_insert(Entry::fresh(fallback));
-        let claimed = !e.stopping && e.in_flight == 0 && e.last_seen.elapsed() >= idle;
-        if claimed {
-            e.stopping = true;
         }
-        claimed
+        let mut shards: Vec<_> = registry.shards.iter().map(|s| lock(s)).collect();
+        let (in_flight, last) = Self::totals(&shards, app).unwrap_or((0, fallback));
+        if in_flight > 0 || last.elapsed() < idle {
+            return false;
+        }
+        let key: Arc<str> = Arc::from(app);
+        for shard in &mut shards {
+            shard
+                .apps
+                .entry(Arc::clone(&key))
+                .or_insert(Entry::fresh(last))
+                .stopping = true;
+        }
+        drop(shards);
+        registry.stopping.insert(key);
+        true
     }
 
     /// Ends a claim: the stop is done (or failed) and the directory knows
     /// the app's new state.
     pub fn release_idle(&self, app: &str) {
-        if let Ok(mut apps) = self.apps.lock() {
-            if let Some(e) = apps.get_mut(app) {
+        let mut registry = lock(&self.inner.registry);
+        registry.stopping.remove(app);
+        for shard in &registry.shards {
+            if let Some(e) = lock(shard).apps.get_mut(app) {
                 e.stopping = false;
             }
         }
     }
 
-    /// Whether an idle stop of `app` is under way.
+    /// Whether an idle stop of `app` is under way. Reads this thread's
+    /// shard only, which a claim marks with all the others.
     pub fn is_stopping(&self, app: &str) -> bool {
-        self.apps
-            .lock()
-            .ok()
-            .and_then(|a| a.get(app).map(|e| e.stopping))
-            .unwrap_or(false)
+        lock(self.shard()).apps.get(app).is_some_and(|e| e.stopping)
     }
 
     pub fn in_flight(&self, app: &str) -> u64 {
-        self.apps
-            .lock()
-            .ok()
-            .and_then(|a| a.get(app).map(|e| e.in_flight))
-            .unwrap_or(0)
+        let registry = lock(&self.inner.registry);
+        let shards: Vec<_> = registry.shards.iter().map(|s| lock(s)).collect();
+        Self::totals(&shards, app).map_or(0, |(n, _)| n)
     }
 }
 
@@ -200,5 +269,40 @@ mod tests {
         // An app never seen is idle since the fallback.
         assert!(t.claim_idle("b", long_ago, Duration::from_secs(50)));
         assert!(!t.is_stopping("c"));
+    }
+
+    #[test]
+    fn counts_from_every_thread_add_up_and_a_claim_reaches_new_threads() {
+        let t = ActivityTracker::new();
+        let long_ago = Instant::now() - Duration::from_secs(100);
+        let here = t.begin("a");
+        let there = {
+            let t = t.clone();
+            std::thread::spawn(move || t.begin("a")).join().unwrap()
+        };
+        assert_eq!(t.in_flight("a"), 2);
+        // Forbidden: a request open on another thread keeps the app busy.
+        drop(here);
+        assert!(!t.claim_idle("a", long_ago, Duration::ZERO));
+        drop(there);
+        assert_eq!(t.in_flight("a"), 0);
+        assert!(t.claim_idle("a", long_ago, Duration::ZERO));
+        // A thread that never saw the app, first used during the claim,
+        // still sees the stop.
+        let seen = {
+            let t = t.clone();
+            std::thread::spawn(move || t.is_stopping("a"))
+                .join()
+                .unwrap()
+        };
+        assert!(seen);
+        t.release_idle("a");
+        let seen = {
+            let t = t.clone();
+            std::thread::spawn(move || t.is_stopping("a"))
+                .join()
+                .unwrap()
+        };
+        assert!(!seen);
     }
 }

@@ -87,6 +87,39 @@ impl AppRoute {
     }
 }
 
+/// A header name that shares no memory with `name`. A custom name's bytes
+/// are reference counted; a copy per thread keeps the count of the one a
+/// thread injects on every request on that thread's core.
+fn own_header_name(name: &HeaderName) -> HeaderName {
+    HeaderName::from_bytes(name.as_str().as_bytes()).unwrap_or_else(|_| name.clone())
+}
+
+impl AppRoute {
+    /// A copy sharing nothing with `self` (see [`own_header_name`]), for
+    /// a directory that keeps one per thread.
+    pub fn copy_for_thread(&self) -> Self {
+        let rules = self.rules.rules().iter().map(|rule| {
+            let value = AppPathRule {
+                access: rule.value().access,
+                headers: rule
+                    .value()
+                    .headers
+                    .iter()
+                    .map(|(name, template)| (own_header_name(name), template.clone()))
+                    .collect(),
+            };
+            (rule.prefix().to_owned(), value)
+        });
+        Self {
+            // The rules were valid when first built; they still are.
+            rules: PathRules::new(rules)
+                .map(Arc::new)
+                .unwrap_or_else(|_| Arc::clone(&self.rules)),
+            injected: self.injected.iter().map(own_header_name).collect(),
+        }
+    }
+}
+
 /// A running app's container: its address, and which start of the app it
 /// is. Upstream connections are reused only within one generation, since a
 /// restarted app may come back at the same address.

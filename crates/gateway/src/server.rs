@@ -131,7 +131,7 @@ pub fn serve_per_core(
     let mut done = Vec::new();
     for n in 0..threads.max(1) {
         let listener = listener.try_clone()?;
-        let gateway = gateway.clone();
+        let gateway = gateway.for_thread();
         let mut stopped = stop_rx.clone();
         let (done_tx, done_rx) = oneshot::channel::<()>();
         let runtime = tokio::runtime::Builder::new_current_thread()

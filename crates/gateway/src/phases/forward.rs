@@ -3,6 +3,7 @@
 //! through a shared pool and are spliced.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -32,11 +33,13 @@ pub fn is_upgrade(headers: &http::HeaderMap) -> bool {
             })
 }
 
+/// Cheap to clone; clones share the upgrade client and the idle pool.
+#[derive(Clone)]
 pub struct Forwarder {
     /// For upgrades: the upgraded connection leaves HTTP, so it must not
     /// be a client connection's kept one.
     client: Client<HttpConnector, BoxBody>,
-    idle: IdlePool,
+    idle: Arc<IdlePool>,
 }
 
 impl Forwarder {
@@ -50,7 +53,7 @@ impl Forwarder {
             .build(connector);
         Self {
             client,
-            idle: IdlePool::default(),
+            idle: Arc::new(IdlePool::default()),
         }
     }
 

@@ -64,6 +64,23 @@ impl Gateway {
         }
     }
 
+    /// A copy for one thread: the same directory, authenticator, core and
+    /// upstream pool, behind a reference count of its own. Requests clone
+    /// the gateway; with one count for all threads, every request would
+    /// move its cache line between cores.
+    pub fn for_thread(&self) -> Self {
+        let inner = &self.inner;
+        Self {
+            inner: Arc::new(Inner {
+                config: inner.config.clone(),
+                directory: Arc::clone(&inner.directory),
+                authenticator: Arc::clone(&inner.authenticator),
+                core: Arc::clone(&inner.core),
+                forwarder: inner.forwarder.clone(),
+            }),
+        }
+    }
+
     /// Handles one request from `client`, whose connection's upstream
     /// connections are `upstreams`.
     pub async fn handle(
