@@ -13,8 +13,10 @@
 //! while the app is being stopped is told it is stopped and waits for the
 //! wake, which starts the app once the stop is done.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -25,6 +27,7 @@ use berth_gateway::wake::SingleFlight;
 use berth_gateway::{ActivityGuard, AppDirectory, AppRoute, Upstream, UpstreamState, WakeError};
 use berth_manifest::entrypoint::EntrypointKind;
 use berth_manifest::lifecycle::Lifecycle;
+use thread_local::ThreadLocal;
 
 const REFRESH: Duration = Duration::from_millis(500);
 const IDLE_CHECK: Duration = Duration::from_secs(1);
@@ -47,15 +50,61 @@ struct Entry {
 }
 
 /// Start generations, unique across apps.
-static GENERATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+static GENERATIONS: AtomicU64 = AtomicU64::new(1);
 
 fn next_generation() -> u64 {
-    GENERATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    GENERATIONS.fetch_add(1, Ordering::Relaxed)
+}
+
+/// What a gateway thread keeps of an entry: its own copy of the route, so
+/// that a request touches no reference count another thread does.
+struct LocalEntry {
+    route: AppRoute,
+    state: UpstreamState,
+}
+
+impl LocalEntry {
+    fn of(entry: &Entry) -> Self {
+        Self {
+            route: entry.route.copy_for_thread(),
+            state: entry.state(),
+        }
+    }
+}
+
+/// One thread's copy of the entries, as of `version`.
+struct LocalEntries {
+    version: u64,
+    entries: HashMap<String, LocalEntry>,
+}
+
+impl Entry {
+    /// Where the app is, as this entry saw it (an idle stop under way is
+    /// the tracker's to tell).
+    fn state(&self) -> UpstreamState {
+        match self {
+            Entry {
+                running: true,
+                address: Some(ip),
+                port,
+                generation,
+                ..
+            } => UpstreamState::Running(Upstream::new(SocketAddr::new(*ip, *port), *generation)),
+            e if !e.want_running => UpstreamState::Stopped,
+            _ => UpstreamState::Crashed,
+        }
+    }
 }
 
 pub struct AppsDirectory {
     apps: Apps,
     entries: RwLock<HashMap<String, Arc<Entry>>>,
+    /// Bumped after every change of `entries`: a thread's copy older than
+    /// it is rebuilt on its next request.
+    version: AtomicU64,
+    /// Per thread, the entries as of a version: the request path reads
+    /// these, so two gateway threads share no lock and no count.
+    local: ThreadLocal<RefCell<LocalEntries>>,
     tracker: ActivityTracker,
     flight: SingleFlight,
     /// Per app: held by an idle stop and by a wake, start to end.
@@ -68,6 +117,8 @@ impl AppsDirectory {
         let dir = Arc::new(Self {
             apps,
             entries: RwLock::new(HashMap::new()),
+            version: AtomicU64::new(0),
+            local: ThreadLocal::new(),
             tracker: ActivityTracker::new(),
             flight: SingleFlight::new(),
             transitions: Mutex::new(HashMap::new()),
@@ -150,6 +201,7 @@ impl AppsDirectory {
         if let Ok(mut e) = self.entries.write() {
             *e = next;
         }
+        self.version.fetch_add(1, Ordering::Release);
     }
 
     async fn stop_idle_apps(&self) {
@@ -207,9 +259,41 @@ impl AppsDirectory {
     }
 }
 
+impl AppsDirectory {
+    /// `f` of this thread's copy of the app's entry, brought up to date
+    /// first if the entries changed since.
+    fn with_local<R>(&self, app: &str, f: impl FnOnce(Option<&LocalEntry>) -> R) -> R {
+        let cell = self.local.get_or(|| {
+            RefCell::new(LocalEntries {
+                version: u64::MAX,
+                entries: HashMap::new(),
+            })
+        });
+        // Never borrowed across a call back into the directory; should it
+        // ever be, the shared entries answer instead of a panic.
+        let Ok(mut local) = cell.try_borrow_mut() else {
+            return f(self.entry(app).map(|e| LocalEntry::of(&e)).as_ref());
+        };
+        // Read before the entries: a refresh in between bumps it again,
+        // and the next request rebuilds.
+        let version = self.version.load(Ordering::Acquire);
+        if local.version != version {
+            let Ok(shared) = self.entries.read() else {
+                return f(None);
+            };
+            local.entries = shared
+                .iter()
+                .map(|(name, e)| (name.clone(), LocalEntry::of(e)))
+                .collect();
+            local.version = version;
+        }
+        f(local.entries.get(app))
+    }
+}
+
 impl AppDirectory for AppsDirectory {
     fn route(&self, app: &str) -> Option<AppRoute> {
-        self.entry(app).map(|e| e.route.clone())
+        self.with_local(app, |e| e.map(|e| e.route.clone()))
     }
 
     fn state(&self, app: &str) -> UpstreamState {
@@ -217,17 +301,7 @@ impl AppDirectory for AppsDirectory {
         if self.tracker.is_stopping(app) {
             return UpstreamState::Stopped;
         }
-        match self.entry(app).as_deref() {
-            Some(Entry {
-                running: true,
-                address: Some(ip),
-                port,
-                generation,
-                ..
-            }) => UpstreamState::Running(Upstream::new(SocketAddr::new(*ip, *port), *generation)),
-            Some(e) if !e.want_running => UpstreamState::Stopped,
-            _ => UpstreamState::Crashed,
-        }
+        self.with_local(app, |e| e.map_or(UpstreamState::Crashed, |e| e.state))
     }
 
     fn wake<'a>(&'a self, app: &'a str) -> BoxFuture<'a, Result<Upstream, WakeError>> {
