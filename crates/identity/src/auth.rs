@@ -20,9 +20,11 @@
 //! The hot path is cheap: the cookie's Ed25519 signature is checked in
 //! memory first, so forged cookies never reach the database; a genuine one
 //! costs one query (which also records `last_connection`) at most every
-//! [`TERMINAL_CACHE_SECS`] per terminal. Deleting a terminal through
-//! [`crate::Identities`] evicts it from the cache at once, so revocation is
-//! immediate on this instance.
+//! [`TERMINAL_CACHE_SECS`] per terminal and thread. The caches are per
+//! thread so that the gateway's threads never share a lock on the request
+//! path. Deleting a terminal through [`crate::Identities`] evicts it from
+//! every thread's cache at once, so revocation is immediate on this
+//! instance.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -30,6 +32,7 @@ use std::time::{Duration, Instant};
 
 use berth_authz::gateway::Caller;
 use berth_store::{Store, StoreError};
+use thread_local::ThreadLocal;
 
 use crate::cookie::{self, TerminalToken, TokenError, UnverifiedToken};
 use crate::httpsig::{self, BodyDigest, SignatureError, SignatureHeaders, Target, MAX_SKEW_SECS};
@@ -113,13 +116,15 @@ pub struct Authenticator {
 struct Inner {
     store: Store,
     keys: RwLock<KeyRing>,
-    terminals: Mutex<HashMap<String, CachedTerminal>>,
+    /// Per thread (as `verified`), so the request path of one gateway
+    /// thread takes no lock another one holds.
+    terminals: ThreadLocal<Mutex<HashMap<String, CachedTerminal>>>,
     /// Tokens whose signature checked out, by their exact text. An Ed25519
     /// verification costs more than the rest of a proxied request; a
     /// browser sends the same cookie on every request, and equality with a
     /// token already verified proves as much as verifying it again. Expiry
     /// and revocation are still checked on every request.
-    verified: RwLock<HashMap<String, Arc<TerminalToken>>>,
+    verified: ThreadLocal<Mutex<HashMap<String, Arc<TerminalToken>>>>,
     cookie_domain: Option<String>,
     handoffs: crate::handoff::Handoffs,
 }
@@ -156,8 +161,8 @@ impl Authenticator {
             inner: Arc::new(Inner {
                 store,
                 keys: RwLock::new(KeyRing::default()),
-                terminals: Mutex::new(HashMap::new()),
-                verified: RwLock::new(HashMap::new()),
+                terminals: ThreadLocal::new(),
+                verified: ThreadLocal::new(),
                 cookie_domain,
                 handoffs: crate::handoff::Handoffs::default(),
             }),
@@ -245,11 +250,12 @@ impl Authenticator {
 
     /// Drops a terminal from the cache, so its next request asks the database.
     pub(crate) fn forget_terminal(&self, id: &str) {
-        self.inner
-            .terminals
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(id);
+        for cache in self.inner.terminals.iter() {
+            cache
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(id);
+        }
     }
 
     /// Decides who sent the request; see the module docs for the contract.
@@ -346,7 +352,8 @@ impl Authenticator {
     fn verified_before(&self, token: &str) -> Option<Arc<TerminalToken>> {
         self.inner
             .verified
-            .read()
+            .get_or_default()
+            .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(token)
             .cloned()
@@ -356,7 +363,8 @@ impl Authenticator {
         let mut verified = self
             .inner
             .verified
-            .write()
+            .get_or_default()
+            .lock()
             .unwrap_or_else(PoisonError::into_inner);
         if verified.len() >= MAX_VERIFIED_TOKENS {
             verified.clear();
@@ -395,6 +403,7 @@ impl Authenticator {
         let cache = self
             .inner
             .terminals
+            .get_or_default()
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         cache
@@ -415,6 +424,7 @@ impl Authenticator {
         let mut cache = self
             .inner
             .terminals
+            .get_or_default()
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         if cache.len() > 10_000 {
