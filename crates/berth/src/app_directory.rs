@@ -75,7 +75,8 @@ impl LocalEntry {
 /// One thread's copy of the entries, as of `version`.
 struct LocalEntries {
     version: u64,
-    entries: HashMap<String, LocalEntry>,
+    /// foldhash: read on every request, keyed by installed apps' names.
+    entries: foldhash::HashMap<String, LocalEntry>,
 }
 
 impl Entry {
@@ -266,7 +267,7 @@ impl AppsDirectory {
         let cell = self.local.get_or(|| {
             RefCell::new(LocalEntries {
                 version: u64::MAX,
-                entries: HashMap::new(),
+                entries: foldhash::HashMap::default(),
             })
         });
         // Never borrowed across a call back into the directory; should it

@@ -13,7 +13,7 @@
 //! the registry lock a claim holds, and starts with the apps being
 //! stopped, so no request can slip past a claim on a new thread either.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -42,9 +42,12 @@ impl Entry {
 /// One thread's counts. Keyed by `Arc<str>` so a request's guard shares
 /// the key instead of copying the name: `begin` allocates nothing once an
 /// app is known.
+/// foldhash, not SipHash: looked up on every request, with names of
+/// installed apps only (a request reaches the tracker after its app is
+/// found), so no caller picks the keys.
 #[derive(Default)]
 struct Shard {
-    apps: HashMap<Arc<str>, Entry>,
+    apps: foldhash::HashMap<Arc<str>, Entry>,
 }
 
 type SharedShard = Arc<Mutex<Shard>>;

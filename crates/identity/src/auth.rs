@@ -118,13 +118,15 @@ struct Inner {
     keys: RwLock<KeyRing>,
     /// Per thread (as `verified`), so the request path of one gateway
     /// thread takes no lock another one holds.
-    terminals: ThreadLocal<Mutex<HashMap<String, CachedTerminal>>>,
+    terminals: ThreadLocal<Mutex<foldhash::HashMap<String, CachedTerminal>>>,
     /// Tokens whose signature checked out, by their exact text. An Ed25519
     /// verification costs more than the rest of a proxied request; a
     /// browser sends the same cookie on every request, and equality with a
     /// token already verified proves as much as verifying it again. Expiry
     /// and revocation are still checked on every request.
-    verified: ThreadLocal<Mutex<HashMap<String, Arc<TerminalToken>>>>,
+    /// Keyed with foldhash: only tokens whose signature verified are
+    /// inserted, so no caller can choose colliding keys.
+    verified: ThreadLocal<Mutex<foldhash::HashMap<String, Arc<TerminalToken>>>>,
     cookie_domain: Option<String>,
     handoffs: crate::handoff::Handoffs,
 }
