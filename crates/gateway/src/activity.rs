@@ -59,6 +59,14 @@ struct Registry {
     stopping: HashSet<Arc<str>>,
 }
 
+impl Registry {
+    /// Every shard, locked (in registration order, the only order any
+    /// caller takes more than one in).
+    fn lock_shards(&self) -> Vec<MutexGuard<'_, Shard>> {
+        self.shards.iter().map(|s| lock(s)).collect()
+    }
+}
+
 #[derive(Default)]
 struct Inner {
     registry: Mutex<Registry>,
@@ -167,7 +175,7 @@ impl ActivityTracker {
     /// `fallback` (the caller passes when it started the app).
     pub fn idle_for(&self, app: &str, fallback: Instant) -> Option<Duration> {
         let registry = lock(&self.inner.registry);
-        let shards: Vec<_> = registry.shards.iter().map(|s| lock(s)).collect();
+        let shards = registry.lock_shards();
         match Self::totals(&shards, app) {
             Some((n, _)) if n > 0 => None,
             Some((_, last)) => Some(last.elapsed()),
@@ -186,7 +194,7 @@ impl ActivityTracker {
         if registry.stopping.contains(app) {
             return false;
         }
-        let mut shards: Vec<_> = registry.shards.iter().map(|s| lock(s)).collect();
+        let mut shards = registry.lock_shards();
         let (in_flight, last) = Self::totals(&shards, app).unwrap_or((0, fallback));
         if in_flight > 0 || last.elapsed() < idle {
             return false;
@@ -224,7 +232,7 @@ impl ActivityTracker {
 
     pub fn in_flight(&self, app: &str) -> u64 {
         let registry = lock(&self.inner.registry);
-        let shards: Vec<_> = registry.shards.iter().map(|s| lock(s)).collect();
+        let shards = registry.lock_shards();
         Self::totals(&shards, app).map_or(0, |(n, _)| n)
     }
 }

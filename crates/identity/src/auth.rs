@@ -118,7 +118,7 @@ struct Inner {
     keys: RwLock<KeyRing>,
     /// Per thread (as `verified`), so the request path of one gateway
     /// thread takes no lock another one holds.
-    terminals: ThreadLocal<Mutex<foldhash::HashMap<String, CachedTerminal>>>,
+    terminals: ThreadLocal<Mutex<foldhash::HashMap<Arc<str>, CachedTerminal>>>,
     /// Tokens whose signature checked out, by their exact text. An Ed25519
     /// verification costs more than the rest of a proxied request; a
     /// browser sends the same cookie on every request, and equality with a
@@ -140,8 +140,8 @@ struct KeyRing {
     by_short_id: HashMap<String, Vec<Arc<IdentityKey>>>,
 }
 
+/// Keyed by the terminal's id, which the caller shares with the key.
 struct CachedTerminal {
-    id: Arc<str>,
     name: Arc<str>,
     checked: Instant,
 }
@@ -409,9 +409,9 @@ impl Authenticator {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         cache
-            .get(id)
-            .filter(|t| t.checked.elapsed() < ttl)
-            .map(|t| (Arc::clone(&t.id), Arc::clone(&t.name)))
+            .get_key_value(id)
+            .filter(|(_, t)| t.checked.elapsed() < ttl)
+            .map(|(id, t)| (Arc::clone(id), Arc::clone(&t.name)))
     }
 
     /// Asks the database whether the terminal still exists (recording its
@@ -433,9 +433,8 @@ impl Authenticator {
             cache.retain(|_, t| t.checked.elapsed() < ttl);
         }
         cache.insert(
-            id.to_owned(),
+            Arc::clone(&known.0),
             CachedTerminal {
-                id: Arc::clone(&known.0),
                 name: Arc::clone(&known.1),
                 checked: Instant::now(),
             },

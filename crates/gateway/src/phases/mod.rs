@@ -38,6 +38,7 @@ pub struct Gateway {
     inner: Arc<Inner>,
 }
 
+#[derive(Clone)]
 struct Inner {
     config: GatewayConfig,
     directory: Arc<dyn AppDirectory>,
@@ -69,15 +70,8 @@ impl Gateway {
     /// the gateway; with one count for all threads, every request would
     /// move its cache line between cores.
     pub fn for_thread(&self) -> Self {
-        let inner = &self.inner;
         Self {
-            inner: Arc::new(Inner {
-                config: inner.config.clone(),
-                directory: Arc::clone(&inner.directory),
-                authenticator: Arc::clone(&inner.authenticator),
-                core: Arc::clone(&inner.core),
-                forwarder: inner.forwarder.clone(),
-            }),
+            inner: Arc::new(Inner::clone(&self.inner)),
         }
     }
 
