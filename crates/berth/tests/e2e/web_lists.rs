@@ -1,7 +1,8 @@
 //! Lists on the web UI's pages are paged, 30 rows a page, each list of a
 //! page by its own parameter: a team's members (`?members=N`) and a
 //! repository's comments (`?comments=N`, the latest first) reach a second
-//! page, and no row is on both pages or on neither.
+//! page, and no row is on both pages or on neither. Paging one list of a
+//! page keeps the page another list is on.
 
 use berth_test_support::Berth;
 
@@ -46,6 +47,31 @@ async fn team_members_and_comments_go_on_to_a_second_page() {
         on_second += usize::from(on(&second.body, name));
     }
     assert!(on_second >= 1);
+
+    // With two lists of two pages each, paging one keeps the other's page
+    // (askama writes `&` in an attribute as `&#38;`).
+    for i in 0..31 {
+        api.create_namespace(&dana.auth(), &format!("ns{i:02}"), "big")
+            .await;
+    }
+    let both = web
+        .get(&format!("/teams/{team}?members=2&namespaces=2"))
+        .await;
+    assert_eq!(both.status, 200);
+    assert!(
+        both.body.contains(&format!(
+            "href=\"/teams/{team}?namespaces=2&#38;members=1\""
+        )),
+        "{}",
+        both.body
+    );
+    assert!(
+        both.body.contains(&format!(
+            "href=\"/teams/{team}?members=2&#38;namespaces=1\""
+        )),
+        "{}",
+        both.body
+    );
 
     let ns = api.create_namespace(&dana.auth(), "bigns", "big").await;
     let store = store_of(&b).await;

@@ -60,7 +60,7 @@ async fn render_tokens(
         "tokens",
         pages.of("tokens"),
         all.len() as i64,
-        "/tokens?".into(),
+        pages.keeping("/tokens?".into(), &["logins"]),
     );
     let tokens = tokens_pager
         .slice(&all)
@@ -76,7 +76,7 @@ async fn render_tokens(
         "logins",
         pages.of("logins"),
         all.len() as i64,
-        "/tokens?".into(),
+        pages.keeping("/tokens?".into(), &["tokens"]),
     );
     let refresh = refresh_pager
         .slice(&all)

@@ -147,6 +147,19 @@ impl Pages {
     pub fn of(&self, list: &str) -> Option<i64> {
         self.0.get(list).and_then(|v| v.parse().ok())
     }
+
+    /// The start of one list's page links: `prefix` (ending in `?` or
+    /// `&`) with the current pages of the page's `others` lists kept, so
+    /// paging one list leaves the others where the reader put them.
+    pub fn keeping(&self, mut prefix: String, others: &[&str]) -> String {
+        use std::fmt::Write;
+        for list in others {
+            if let Some(n) = self.of(list) {
+                let _ = write!(prefix, "{list}={n}&");
+            }
+        }
+        prefix
+    }
 }
 
 /// `?page=N&q=...` of list pages.
@@ -154,4 +167,28 @@ impl Pages {
 pub(crate) struct ListQuery {
     pub page: Option<i64>,
     pub q: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Pages;
+
+    #[test]
+    fn a_list_link_keeps_the_other_lists_pages_and_nothing_unreadable() {
+        let pages = Pages(
+            [("members", "3"), ("namespaces", "x"), ("q", "a")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        );
+        assert_eq!(
+            pages.keeping("/teams/1?".into(), &["members"]),
+            "/teams/1?members=3&"
+        );
+        assert_eq!(
+            pages.keeping("/teams/1?".into(), &["namespaces"]),
+            "/teams/1?"
+        );
+        assert_eq!(Pages::default().keeping("/t?".into(), &["a"]), "/t?");
+    }
 }

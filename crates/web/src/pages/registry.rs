@@ -162,14 +162,21 @@ pub(super) async fn search(
         "namespaces",
         pages.of("namespaces"),
         matching.len() as i64,
-        format!("/search?q={}&", query_value(&text)),
+        pages.keeping(format!("/search?q={}&", query_value(&text)), &["page"]),
     );
     let namespaces = namespaces_pager.slice(&matching).to_vec();
     let (repos, total) = web
         .store()
         .repositories_page(&ids, &text, offset(q.page), PER_PAGE)
         .await?;
-    let pager = Pager::new(q.page, total, format!("/search?q={}&", query_value(&text)));
+    let pager = Pager::new(
+        q.page,
+        total,
+        pages.keeping(
+            format!("/search?q={}&", query_value(&text)),
+            &["namespaces"],
+        ),
+    );
     page(&Search {
         l: Layout::new(&v, "Search", "search"),
         q: text,

@@ -173,7 +173,7 @@ async fn render_team(
         "members",
         pages.of("members"),
         all.len() as i64,
-        base.clone(),
+        pages.keeping(base.clone(), &["namespaces"]),
     );
     let members = members_pager
         .slice(&all)
@@ -186,8 +186,12 @@ async fn render_team(
         })
         .collect();
     let all = web.store().team_namespaces(team.id).await?;
-    let namespaces_pager =
-        Pager::named("namespaces", pages.of("namespaces"), all.len() as i64, base);
+    let namespaces_pager = Pager::named(
+        "namespaces",
+        pages.of("namespaces"),
+        all.len() as i64,
+        pages.keeping(base, &["members"]),
+    );
     let namespaces = namespaces_pager
         .slice(&all)
         .iter()
