@@ -17,7 +17,9 @@
 //!    terminal cookie are removed, the matched path's header templates
 //!    rendered and added, `X-Forwarded-*` set.
 //! 6. **forward**: the request streams to the app over a pooled connection;
-//!    WebSocket and other upgrades are spliced through.
+//!    WebSocket and other upgrades are spliced through. Plain keep-alive
+//!    requests are read and forwarded by the lean HTTP/1 path (`lean`),
+//!    the rest by hyper; both run the same phases 1 to 5.
 //! 7. **log**: one line per request.
 //!
 //! Architecture invariant: the gateway decides nothing itself (authz does)
@@ -26,6 +28,7 @@
 pub mod activity;
 pub mod body;
 pub mod directory;
+mod lean;
 mod pages;
 pub mod phases;
 pub mod server;
@@ -51,6 +54,10 @@ pub struct GatewayConfig {
     /// on the bare domain: the core hands the cookie over with a one-time
     /// ticket, or asks the browser to pair first.
     pub handoff_path: String,
+    /// Plain app requests take the lean HTTP/1 path ([`lean`]); off, every
+    /// request goes through hyper's server. On by default; tests turn it
+    /// off to prove both paths.
+    pub lean_http1: bool,
 }
 
 impl Default for GatewayConfig {
@@ -60,6 +67,7 @@ impl Default for GatewayConfig {
             terminal_cookie: "berth_terminal".into(),
             wake_timeout: std::time::Duration::from_secs(60),
             handoff_path: "/.berth/handoff".into(),
+            lean_http1: true,
         }
     }
 }

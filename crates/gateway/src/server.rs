@@ -1,6 +1,9 @@
 //! The accept loop of the main listener: HTTP/1.1 with upgrades, every
 //! connection handed to the [`Gateway`], graceful shutdown with a deadline.
 //!
+//! Each connection starts on the lean HTTP/1 path ([`crate::lean`]) and
+//! moves to hyper's server at the first request that path leaves to it.
+//!
 //! [`serve_per_core`] runs one accept loop per core, each on a
 //! single-threaded runtime of its own thread (as nginx runs a worker per
 //! core): a client connection, its upstream connection and every wake
@@ -19,6 +22,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 
+use crate::lean::{self, rewind::Rewind};
 use crate::upstream::ClientUpstreams;
 use crate::Gateway;
 
@@ -48,39 +52,18 @@ pub async fn serve(
                 let gateway = gateway.clone();
                 let mut stop = stop_rx.clone();
                 connections.spawn(async move {
-                    // The client connection's upstream connections are
-                    // driven here, in its own task (see `upstream`).
-                    let upstreams = ClientUpstreams::new();
-                    let service = {
-                        let gateway = gateway.clone();
-                        let upstreams = upstreams.clone();
-                        service_fn(move |req| {
-                            let gateway = gateway.clone();
-                            let upstreams = upstreams.clone();
-                            async move {
-                                Ok::<_, Infallible>(gateway.handle(req, client, &upstreams).await)
-                            }
-                        })
-                    };
-                    let conn = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .with_upgrades();
-                    let served = async {
-                        tokio::pin!(conn);
-                        tokio::select! {
-                            _ = conn.as_mut() => {}
-                            _ = stop.changed() => {
-                                conn.as_mut().graceful_shutdown();
-                                let _ = conn.await;
-                            }
+                    // Plain app requests take the lean path; the first
+                    // request that is hyper's takes the connection there,
+                    // with the bytes already read.
+                    let (stream, buffered) = if gateway.config().lean_http1 {
+                        match lean::serve(&gateway, stream, client, &mut stop).await {
+                            lean::End::Closed => return,
+                            lean::End::HandOver { client, buffered } => (client, buffered),
                         }
+                    } else {
+                        (stream, bytes::Bytes::new())
                     };
-                    tokio::select! {
-                        biased;
-                        () = served => {}
-                        () = upstreams.drive() => {}
-                    }
-                    gateway.release(&upstreams);
+                    serve_with_hyper(gateway, Rewind::new(buffered, stream), client, stop).await;
                 });
                 while connections.try_join_next().is_some() {}
             }
@@ -95,6 +78,51 @@ pub async fn serve(
     if drained.is_err() {
         connections.abort_all();
     }
+}
+
+/// Serves one client connection with hyper's HTTP/1 server, its upstream
+/// connections driven in the same task (see `upstream`).
+async fn serve_with_hyper(
+    gateway: Gateway,
+    io: Rewind,
+    client: std::net::SocketAddr,
+    mut stop: watch::Receiver<bool>,
+) {
+    let upstreams = ClientUpstreams::new();
+    let service = {
+        let gateway = gateway.clone();
+        let upstreams = upstreams.clone();
+        service_fn(move |req| {
+            let gateway = gateway.clone();
+            let upstreams = upstreams.clone();
+            async move { Ok::<_, Infallible>(gateway.handle(req, client, &upstreams).await) }
+        })
+    };
+    let conn = http1::Builder::new()
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    let served = async {
+        tokio::pin!(conn);
+        tokio::select! {
+            _ = conn.as_mut() => {}
+            () = stopping(&mut stop) => {
+                conn.as_mut().graceful_shutdown();
+                let _ = conn.await;
+            }
+        }
+    };
+    tokio::select! {
+        biased;
+        () = served => {}
+        () = upstreams.drive() => {}
+    }
+    gateway.release(&upstreams);
+}
+
+/// Resolves once `stop` is true (at once if it already is). The value's
+/// read guard is not held past the check: it would make the future !Send.
+pub(crate) async fn stopping(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopping| *stopping).await;
 }
 
 /// The gateway's per-core accept loops; [`PerCoreServer::shut_down`]

@@ -22,6 +22,7 @@ use crate::upstream::ClientUpstreams;
 use crate::GatewayConfig;
 
 pub use route::{route, Target};
+pub(crate) use session::SESSION_PATH;
 
 /// What the phases learn about one request.
 pub struct RequestCtx {
@@ -30,6 +31,15 @@ pub struct RequestCtx {
     pub app: String,
     pub wants_html: bool,
     pub caller: Caller,
+}
+
+/// A request the phases let through: where it goes, the activity it
+/// holds until its answer is sent, and what the authenticator handed back.
+pub(crate) struct Admitted {
+    pub upstream: Upstream,
+    pub guard: crate::directory::ActivityGuard,
+    pub set_cookie: Option<http::HeaderValue>,
+    pub body_verifier: Option<Box<dyn crate::directory::BodyVerifier>>,
 }
 
 /// The gateway. Cheap to clone.
@@ -45,6 +55,8 @@ struct Inner {
     authenticator: Arc<dyn Authenticator>,
     core: CoreHandler,
     forwarder: forward::Forwarder,
+    /// Idle upstream connections of the lean HTTP/1 path.
+    lean_pool: Arc<crate::lean::pool::LeanPool>,
 }
 
 impl Gateway {
@@ -61,6 +73,7 @@ impl Gateway {
                 authenticator,
                 core,
                 forwarder: forward::Forwarder::new(),
+                lean_pool: Arc::default(),
             }),
         }
     }
@@ -124,34 +137,66 @@ impl Gateway {
         req: Request<Incoming>,
         upstreams: &ClientUpstreams,
     ) -> Response<BoxBody> {
-        let inner = &self.inner;
-        let Some(app_route) = inner.directory.route(&ctx.app) else {
-            return pages::error(
-                ctx.wants_html,
-                StatusCode::NOT_FOUND,
-                "no such app",
-                &format!("there is no app named `{}` here", ctx.app),
-            );
-        };
         let (mut parts, body) = req.into_parts();
-
         // Phase: session (the hand-off of a terminal cookie to this host).
         if parts.uri.path() == session::SESSION_PATH {
-            return session::redeem(inner.authenticator.as_ref(), &parts);
+            return match self.inner.directory.route(&ctx.app) {
+                Some(_) => session::redeem(self.inner.authenticator.as_ref(), &parts),
+                None => self.unknown_app(ctx),
+            };
         }
+        let admitted = match self.admit(ctx, &mut parts).await {
+            Ok(admitted) => admitted,
+            Err(response) => return response,
+        };
+        // Phase: forward.
+        let mut response = self
+            .inner
+            .forwarder
+            .forward(
+                upstreams,
+                parts,
+                body,
+                admitted.body_verifier,
+                admitted.upstream,
+                admitted.guard,
+                ctx.wants_html,
+            )
+            .await;
+        if let Some(cookie) = admitted.set_cookie {
+            response
+                .headers_mut()
+                .append(http::header::SET_COOKIE, cookie);
+        }
+        response
+    }
+
+    /// The phases between route and forward, shared by hyper's path and
+    /// the lean HTTP/1 one ([`crate::lean`]): authenticate, decide, wake
+    /// and headers. `parts` leaves ready for the app; a refusal, a waiting
+    /// page or an error is the response to send instead.
+    pub(crate) async fn admit(
+        &self,
+        ctx: &mut RequestCtx,
+        parts: &mut http::request::Parts,
+    ) -> Result<Admitted, Response<BoxBody>> {
+        let inner = &self.inner;
+        let Some(app_route) = inner.directory.route(&ctx.app) else {
+            return Err(self.unknown_app(ctx));
+        };
 
         // Phase: authenticate.
         let AuthOutcome {
             caller,
             set_cookie,
             body_verifier,
-        } = inner.authenticator.authenticate(&parts).outcome().await;
+        } = inner.authenticator.authenticate(parts).outcome().await;
         ctx.caller = caller;
 
         // Phase: decide.
         let decision = decide_gateway_request(&app_route.rules, parts.uri.path(), &ctx.caller);
         if !decision.allowed() {
-            return self.deny(ctx, &parts, decision.reason());
+            return Err(self.deny(ctx, parts, decision.reason()));
         }
 
         // The request counts as activity from here, before the wake phase
@@ -160,41 +205,41 @@ impl Gateway {
         let guard = inner.directory.begin_request(&ctx.app);
 
         // Phase: wake.
-        let upstream = match self.wake(ctx).await {
-            Ok(addr) => addr,
-            Err(response) => return response,
-        };
+        let upstream = self.wake(ctx).await?;
 
         // Phase: headers.
-        if let Err(detail) = headers::prepare(&mut parts, ctx, &app_route, &inner.config) {
+        if let Err(detail) = headers::prepare(parts, ctx, &app_route, &inner.config) {
             tracing::error!(app = %ctx.app, %detail, "header templates failed");
-            return pages::error(
+            return Err(pages::error(
                 ctx.wants_html,
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal error",
                 "the gateway could not prepare the request",
-            );
+            ));
         }
+        Ok(Admitted {
+            upstream,
+            guard,
+            set_cookie,
+            body_verifier,
+        })
+    }
 
-        // Phase: forward.
-        let mut response = inner
-            .forwarder
-            .forward(
-                upstreams,
-                parts,
-                body,
-                body_verifier,
-                upstream,
-                guard,
-                ctx.wants_html,
-            )
-            .await;
-        if let Some(cookie) = set_cookie {
-            response
-                .headers_mut()
-                .append(http::header::SET_COOKIE, cookie);
-        }
-        response
+    fn unknown_app(&self, ctx: &RequestCtx) -> Response<BoxBody> {
+        pages::error(
+            ctx.wants_html,
+            StatusCode::NOT_FOUND,
+            "no such app",
+            &format!("there is no app named `{}` here", ctx.app),
+        )
+    }
+
+    pub(crate) fn config(&self) -> &GatewayConfig {
+        &self.inner.config
+    }
+
+    pub(crate) fn lean_pool(&self) -> &crate::lean::pool::LeanPool {
+        &self.inner.lean_pool
     }
 
     fn deny(
