@@ -230,6 +230,12 @@ struct Harness {
 }
 
 async fn harness(stopped: bool) -> Harness {
+    harness_on(stopped, true).await
+}
+
+/// `lean`: plain requests take the lean HTTP/1 path (the default), or
+/// every request goes through hyper's server.
+async fn harness_on(stopped: bool, lean: bool) -> Harness {
     let upstream = start_upstream().await;
     let ws = start_ws_echo().await;
     let state = |addr| {
@@ -273,7 +279,10 @@ async fn harness(stopped: bool) -> Harness {
     let core: berth_gateway::CoreHandler =
         Arc::new(|_req| Box::pin(async { Response::new(full("core")) }));
     let gateway = Gateway::new(
-        GatewayConfig::default(),
+        GatewayConfig {
+            lean_http1: lean,
+            ..GatewayConfig::default()
+        },
         dir.clone(),
         Arc::new(TestAuth),
         core,
@@ -309,7 +318,17 @@ impl Harness {
 
 #[tokio::test]
 async fn each_access_kind_allows_and_forbids() {
-    let h = harness(false).await;
+    each_access_kind_on(harness(false).await).await;
+}
+
+/// Hyper's path still serves every request the lean one hands over, with
+/// the same phases: the same proofs hold there.
+#[tokio::test]
+async fn each_access_kind_allows_and_forbids_on_hyper_path() {
+    each_access_kind_on(harness_on(false, false).await).await;
+}
+
+async fn each_access_kind_on(h: Harness) {
     let c = h.client();
     // public: anyone
     assert_eq!(h.echo(c.get(h.url("notes", "/public/x"))).await.0, 200);
@@ -386,7 +405,15 @@ async fn each_access_kind_allows_and_forbids() {
 
 #[tokio::test]
 async fn headers_are_injected_spoofs_removed_and_the_cookie_never_reaches_the_app() {
-    let h = harness(false).await;
+    headers_injected_on(harness(false).await).await;
+}
+
+#[tokio::test]
+async fn headers_are_injected_and_spoofs_removed_on_hyper_path() {
+    headers_injected_on(harness_on(false, false).await).await;
+}
+
+async fn headers_injected_on(h: Harness) {
     let c = h.client();
     let (s, v) = h
         .echo(
