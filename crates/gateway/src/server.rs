@@ -162,8 +162,12 @@ pub fn serve_per_core(
         let gateway = gateway.for_thread();
         let mut stopped = stop_rx.clone();
         let (done_tx, done_rx) = oneshot::channel::<()>();
+        // I/O and timers only: the signal and process drivers would reap
+        // child processes on every park, and nothing a request does here
+        // starts a process or waits for a signal (the main runtime does).
         let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
+            .enable_io()
+            .enable_time()
             .build()?;
         // Registered here, so a failure is the caller's error.
         let listener = {

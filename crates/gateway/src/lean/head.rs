@@ -21,7 +21,8 @@ const MAX_HEADERS: usize = 64;
 pub(crate) const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 /// Where the fields of a parsed request head are in its bytes, read before
-/// the head is split off the connection's buffer.
+/// the head is split off the connection's buffer. A connection keeps one
+/// for all its requests.
 pub(crate) struct RequestIndex {
     pub len: usize,
     method: Method,
@@ -42,16 +43,33 @@ pub(crate) struct RequestHead {
 }
 
 /// What the buffered bytes hold.
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) enum RequestRead {
     /// Not a whole head yet.
     Partial,
     /// A request the lean path leaves to hyper.
     HandOver,
-    Complete(Box<RequestIndex>),
+    /// A head, described in the index.
+    Complete,
 }
 
-/// Reads a request head from the start of `buf`, without consuming it.
-pub(crate) fn read_request(buf: &[u8]) -> RequestRead {
+impl RequestIndex {
+    pub(crate) fn new() -> Self {
+        Self {
+            len: 0,
+            method: Method::GET,
+            path: 0..0,
+            fields: std::array::from_fn(|_| (0..0, 0..0)),
+            field_count: 0,
+            body: Framing::Empty,
+            close: false,
+        }
+    }
+}
+
+/// Reads a request head from the start of `buf`, without consuming it,
+/// into `index`.
+pub(crate) fn read_request(buf: &[u8], index: &mut RequestIndex) -> RequestRead {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);
     let len = match req.parse(buf) {
@@ -82,15 +100,11 @@ pub(crate) fn read_request(buf: &[u8]) -> RequestRead {
         let start = s.as_ptr() as usize - base;
         start..start + s.len()
     };
-    let mut index = RequestIndex {
-        len,
-        method,
-        path: range(path.as_bytes()),
-        fields: std::array::from_fn(|_| (0..0, 0..0)),
-        field_count: 0,
-        body: Framing::Empty,
-        close: false,
-    };
+    index.len = len;
+    index.method = method;
+    index.path = range(path.as_bytes());
+    index.field_count = 0;
+    index.close = false;
     let mut length: Option<u64> = None;
     for field in req.headers.iter() {
         let name = field.name.as_bytes();
@@ -128,16 +142,16 @@ pub(crate) fn read_request(buf: &[u8]) -> RequestRead {
         Some(0) | None => Framing::Empty,
         Some(n) => Framing::Length(n),
     };
-    RequestRead::Complete(Box::new(index))
+    RequestRead::Complete
 }
 
 impl RequestIndex {
     /// The head as `http` parts over `head`, the bytes `read_request` saw
     /// (split off the buffer): values share those bytes instead of copies.
-    /// `None` when a name, value or the target is not valid `http`.
-    pub(crate) fn build(&self, head: &Bytes) -> Option<RequestHead> {
+    /// `headers` is an empty map whose memory is reused. `None` when a
+    /// name, value or the target is not valid `http`.
+    pub(crate) fn build(&self, head: &Bytes, mut headers: HeaderMap) -> Option<RequestHead> {
         let uri = Uri::from_maybe_shared(head.slice(self.path.clone())).ok()?;
-        let mut headers = HeaderMap::with_capacity(self.field_count);
         for (name, value) in &self.fields[..self.field_count] {
             let name = HeaderName::from_bytes(head.get(name.clone())?).ok()?;
             let value = HeaderValue::from_maybe_shared(head.slice(value.clone())).ok()?;
@@ -277,7 +291,12 @@ pub(crate) fn read_response(
     };
 
     out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(status.to_string().as_bytes());
+    // httparse reads exactly three digits.
+    out.extend_from_slice(&[
+        b'0' + (status / 100 % 10) as u8,
+        b'0' + (status / 10 % 10) as u8,
+        b'0' + (status % 10) as u8,
+    ]);
     out.extend_from_slice(b" ");
     out.extend_from_slice(resp.reason.unwrap_or_default().as_bytes());
     out.extend_from_slice(b"\r\n");
@@ -395,17 +414,18 @@ mod tests {
     use super::*;
 
     fn request(raw: &str) -> Option<RequestHead> {
-        match read_request(raw.as_bytes()) {
-            RequestRead::Complete(index) => {
+        let mut index = RequestIndex::new();
+        match read_request(raw.as_bytes(), &mut index) {
+            RequestRead::Complete => {
                 let head = Bytes::copy_from_slice(&raw.as_bytes()[..index.len]);
-                index.build(&head)
+                index.build(&head, HeaderMap::new())
             }
             _ => None,
         }
     }
 
     fn hands_over(raw: &str) -> bool {
-        matches!(read_request(raw.as_bytes()), RequestRead::HandOver)
+        read_request(raw.as_bytes(), &mut RequestIndex::new()) == RequestRead::HandOver
     }
 
     #[test]
@@ -425,10 +445,10 @@ mod tests {
 
     #[test]
     fn an_incomplete_head_waits_for_more() {
-        assert!(matches!(
-            read_request(b"GET / HTTP/1.1\r\nHost: x"),
+        assert_eq!(
+            read_request(b"GET / HTTP/1.1\r\nHost: x", &mut RequestIndex::new()),
             RequestRead::Partial
-        ));
+        );
     }
 
     #[test]

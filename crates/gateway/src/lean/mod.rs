@@ -32,11 +32,12 @@ pub(crate) mod rewind;
 
 use std::io;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use berth_authz::gateway::Caller;
+use std::sync::Arc;
+
 use bytes::{Buf, Bytes, BytesMut};
-use http::{Method, StatusCode};
+use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use http_body_util::BodyExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -45,9 +46,9 @@ use tokio::sync::watch;
 use crate::body::BoxBody;
 use crate::directory::Upstream;
 use crate::pages;
-use crate::phases::{route, Admitted, Gateway, RequestCtx, Target, SESSION_PATH};
+use crate::phases::{ip_header_value, route, Admitted, Gateway, RequestCtx, Target, SESSION_PATH};
 use framing::{ChunkedScanner, Framing};
-use head::{RequestHead, RequestRead, ResponseExtras, ResponseRead};
+use head::{RequestHead, RequestIndex, RequestRead, ResponseExtras, ResponseRead};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The most bytes read at once, from the client or the app.
@@ -73,6 +74,10 @@ pub(crate) async fn serve(
         gateway,
         client,
         peer,
+        forwarded_for: ip_header_value(peer.ip()),
+        index: RequestIndex::new(),
+        spare_headers: HeaderMap::new(),
+        last_app: None,
         inbuf: BytesMut::with_capacity(READ_CHUNK),
         appbuf: BytesMut::new(),
         out: BytesMut::new(),
@@ -130,6 +135,13 @@ struct Connection<'g> {
     gateway: &'g Gateway,
     client: TcpStream,
     peer: SocketAddr,
+    // Per-request state made once per connection, so a request allocates
+    // as little as it can: the client's `X-Forwarded-For` value, the head
+    // index, the header map's memory, and the app the last `Host` named.
+    forwarded_for: Option<HeaderValue>,
+    index: RequestIndex,
+    spare_headers: HeaderMap,
+    last_app: Option<(HeaderValue, Arc<str>)>,
     /// Read from the client, not yet handled (a head, body, the next
     /// pipelined request).
     inbuf: BytesMut,
@@ -145,10 +157,14 @@ struct Connection<'g> {
 
 impl Connection<'_> {
     async fn run(&mut self, stop: &mut watch::Receiver<bool>) -> Step {
+        // Made once: re-registering a waiter with the stop signal on every
+        // request would cost a lock each time.
+        let stopping = crate::server::stopping(stop);
+        tokio::pin!(stopping);
         loop {
-            let index = loop {
-                match head::read_request(&self.inbuf) {
-                    RequestRead::Complete(index) => break index,
+            loop {
+                match head::read_request(&self.inbuf, &mut self.index) {
+                    RequestRead::Complete => break,
                     RequestRead::HandOver => return Step::HandOver(self.inbuf.split().freeze()),
                     RequestRead::Partial => {}
                 }
@@ -157,7 +173,7 @@ impl Connection<'_> {
                     // Between requests a shutdown closes the connection.
                     tokio::select! {
                         biased;
-                        () = crate::server::stopping(stop) => return Step::Close,
+                        () = &mut stopping => return Step::Close,
                         read = self.client.read_buf(&mut self.inbuf) => read,
                     }
                 } else {
@@ -166,27 +182,19 @@ impl Connection<'_> {
                 if !matches!(read, Ok(n) if n > 0) {
                     return Step::Close;
                 }
-            };
-            let head_bytes = self.inbuf.split_to(index.len).freeze();
-            let Some(mut request) = index.build(&head_bytes) else {
+            }
+            let head_bytes = self.inbuf.split_to(self.index.len).freeze();
+            let headers = std::mem::take(&mut self.spare_headers);
+            let Some(mut request) = self.index.build(&head_bytes, headers) else {
                 return self.hand_back(&head_bytes);
             };
             // Phase: route. The core and the session hand-off are hyper's.
-            let app = match route(
-                &request.parts.headers,
-                &request.parts.uri,
-                &self.gateway.config().domain,
-            ) {
-                Target::App(app) if request.parts.uri.path() != SESSION_PATH => app,
-                _ => return self.hand_back(&head_bytes),
+            let Some(app) = self.app_of(&request) else {
+                return self.hand_back(&head_bytes);
             };
-            let mut ctx = RequestCtx {
-                start: Instant::now(),
-                client: self.peer,
-                app,
-                wants_html: pages::wants_html(&request.parts.headers),
-                caller: Caller::Anonymous,
-            };
+            let mut ctx =
+                RequestCtx::new(self.peer, app, pages::wants_html(&request.parts.headers));
+            ctx.forwarded_for.clone_from(&self.forwarded_for);
             let (status, after) = match self.gateway.admit(&mut ctx, &mut request.parts).await {
                 Err(response) => self.answer(&request, response, false).await,
                 // Signed requests are hyper's, so no verifier comes here;
@@ -202,18 +210,38 @@ impl Connection<'_> {
                 }
                 Ok(admitted) => self.exchange(&ctx, &request, admitted).await,
             };
-            // Phase: log.
-            tracing::debug!(
-                app = %ctx.app,
-                status,
-                caller = ctx.caller.client_type(),
-                micros = ctx.start.elapsed().as_micros() as u64,
-                "gateway"
-            );
+            ctx.log(status);
             if after == After::Close {
                 return Step::Close;
             }
+            let mut headers = request.parts.headers;
+            headers.clear();
+            self.spare_headers = headers;
         }
+    }
+
+    /// The app a request is for, or `None` when it is for the core or the
+    /// session hand-off. A connection's requests nearly always name one
+    /// host: its app is found once.
+    fn app_of(&mut self, request: &RequestHead) -> Option<Arc<str>> {
+        if request.parts.uri.path() == SESSION_PATH {
+            return None;
+        }
+        let host = request.parts.headers.get(header::HOST);
+        if let (Some(host), Some((last_host, app))) = (host, &self.last_app) {
+            if host == last_host {
+                return Some(Arc::clone(app));
+            }
+        }
+        let domain = &self.gateway.config().domain;
+        let Target::App(app) = route(&request.parts.headers, &request.parts.uri, domain) else {
+            return None;
+        };
+        let app: Arc<str> = app.into();
+        if let Some(host) = host {
+            self.last_app = Some((host.clone(), Arc::clone(&app)));
+        }
+        Some(app)
     }
 
     /// Hands the connection to hyper from the request whose head is

@@ -91,7 +91,11 @@ pub fn prepare(
     }
 
     let host = parts.headers.get(header::HOST).cloned();
-    if let Some(v) = ip_header_value(ctx.client.ip()) {
+    if let Some(v) = ctx
+        .forwarded_for
+        .clone()
+        .or_else(|| ip_header_value(ctx.client.ip()))
+    {
         parts.headers.insert(X_FORWARDED_FOR, v);
     }
     parts
@@ -105,7 +109,7 @@ pub fn prepare(
 
 /// The client address as a header value, formatted on the stack: one
 /// allocation (the value's) instead of two.
-fn ip_header_value(ip: std::net::IpAddr) -> Option<HeaderValue> {
+pub(crate) fn ip_header_value(ip: std::net::IpAddr) -> Option<HeaderValue> {
     use std::io::Write;
     // The longest IPv6 text form is 45 bytes.
     let mut buf = [0u8; 64];
@@ -157,11 +161,12 @@ fn strip_cookie(headers: &mut http::HeaderMap, name: &str) {
     if name.is_empty() {
         return;
     }
-    let carries = headers.get_all(header::COOKIE).iter().any(|v| {
-        v.as_bytes()
-            .windows(name.len())
-            .any(|w| w == name.as_bytes())
-    });
+    // One pass over the pairs' names: a byte-window search for the name
+    // compared at every offset of a long token, on every request.
+    let carries = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .any(|v| cookie_names(v.as_bytes()).any(|n| n == name.as_bytes()));
     if !carries {
         return;
     }
@@ -183,6 +188,14 @@ fn strip_cookie(headers: &mut http::HeaderMap, name: &str) {
     }
 }
 
+/// The names of a `Cookie` value's pairs, trimmed.
+fn cookie_names(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value.split(|b| *b == b';').map(|pair| {
+        let name = pair.split(|b| *b == b'=').next().unwrap_or_default();
+        name.trim_ascii()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,6 +214,12 @@ mod tests {
         only.insert(header::COOKIE, "berth_terminal=x".parse().unwrap());
         strip_cookie(&mut only, "berth_terminal");
         assert!(only.get(header::COOKIE).is_none());
+        // A value that merely contains the name is not the cookie.
+        let mut lookalike = http::HeaderMap::new();
+        let value = "x=berth_terminal; my_berth_terminal=1";
+        lookalike.insert(header::COOKIE, value.parse().unwrap());
+        strip_cookie(&mut lookalike, "berth_terminal");
+        assert_eq!(lookalike.get(header::COOKIE).unwrap(), value);
     }
 
     #[test]

@@ -21,16 +21,47 @@ use crate::pages;
 use crate::upstream::ClientUpstreams;
 use crate::GatewayConfig;
 
+pub(crate) use headers::ip_header_value;
 pub use route::{route, Target};
 pub(crate) use session::SESSION_PATH;
 
 /// What the phases learn about one request.
 pub struct RequestCtx {
-    pub start: Instant,
+    /// When the request came, if the log phase will say how long it took
+    /// (reading the clock is a measurable share of a request's cost).
+    pub start: Option<Instant>,
     pub client: SocketAddr,
-    pub app: String,
+    /// Shared: the lean path keeps one per client connection.
+    pub app: Arc<str>,
+    /// `client` as an `X-Forwarded-For` value, when the connection made it
+    /// once for all its requests; else the headers phase makes it.
+    pub forwarded_for: Option<http::HeaderValue>,
     pub wants_html: bool,
     pub caller: Caller,
+}
+
+impl RequestCtx {
+    pub fn new(client: SocketAddr, app: Arc<str>, wants_html: bool) -> Self {
+        Self {
+            start: tracing::enabled!(tracing::Level::DEBUG).then(Instant::now),
+            client,
+            app,
+            forwarded_for: None,
+            wants_html,
+            caller: Caller::Anonymous,
+        }
+    }
+
+    /// Phase: log. One line per request.
+    pub fn log(&self, status: u16) {
+        tracing::debug!(
+            app = %self.app,
+            status,
+            caller = self.caller.client_type(),
+            micros = self.start.map_or(0, |s| s.elapsed().as_micros() as u64),
+            "gateway"
+        );
+    }
 }
 
 /// A request the phases let through: where it goes, the activity it
@@ -106,22 +137,9 @@ impl Gateway {
             }
             Target::App(app) => app,
         };
-        let mut ctx = RequestCtx {
-            start: Instant::now(),
-            client,
-            app,
-            wants_html: pages::wants_html(req.headers()),
-            caller: Caller::Anonymous,
-        };
+        let mut ctx = RequestCtx::new(client, app.into(), pages::wants_html(req.headers()));
         let response = self.handle_app(&mut ctx, req, upstreams).await;
-        // Phase: log.
-        tracing::debug!(
-            app = %ctx.app,
-            status = response.status().as_u16(),
-            caller = ctx.caller.client_type(),
-            micros = ctx.start.elapsed().as_micros() as u64,
-            "gateway"
-        );
+        ctx.log(response.status().as_u16());
         response
     }
 
