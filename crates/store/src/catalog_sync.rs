@@ -324,6 +324,27 @@ impl Store {
         mark_event(&mut conn, id, outcome, detail).await
     }
 
+    /// Marks the events `ids` processed as `ignored` in one statement (the
+    /// events that change nothing); one a pass already finished keeps its
+    /// outcome. Returns how many it marked.
+    pub async fn finish_unchanged_registry_events(
+        &self,
+        ids: &[String],
+    ) -> Result<usize, StoreError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let r = sqlx::query(
+            "UPDATE registry_events SET processed_at = now(), outcome = 'ignored', detail = NULL, \
+             event_at = (payload->>'timestamp')::timestamptz \
+             WHERE id = ANY($1) AND processed_at IS NULL",
+        )
+        .bind(ids)
+        .execute(self.pool())
+        .await?;
+        Ok(usize::try_from(r.rows_affected()).unwrap_or(usize::MAX))
+    }
+
     /// Events about namespaces berth does not know, newest first (admins
     /// see these instead of losing them).
     pub async fn orphan_registry_events(

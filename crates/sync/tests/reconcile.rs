@@ -268,6 +268,61 @@ async fn notifications_apply_idempotently_out_of_order_and_keep_orphans() {
     process_pending(&store, None, 100).await.unwrap();
     assert!(tags(&store.catalog_digests().await.unwrap(), "ns/app").is_empty());
     assert!(store.pending_registry_events(10).await.unwrap().is_empty());
+
+    // A push's blob traffic and a push by digest change nothing: they are
+    // marked together, beside the one manifest push that is applied.
+    let mut blob = event(
+        "e6",
+        "push",
+        "ns/app",
+        None,
+        "sha256:b1",
+        "2026-11-29T10:00:06Z",
+    );
+    blob.payload["target"]["mediaType"] = json!("application/octet-stream");
+    let mut mount = event(
+        "e7",
+        "mount",
+        "ns/app",
+        None,
+        "sha256:b1",
+        "2026-11-29T10:00:06Z",
+    );
+    mount.payload["target"]["mediaType"] = json!("application/octet-stream");
+    let by_digest = event(
+        "e8",
+        "push",
+        "ns/app",
+        None,
+        "sha256:d3",
+        "2026-11-29T10:00:07Z",
+    );
+    let tagged = event(
+        "e9",
+        "push",
+        "ns/app",
+        Some("2"),
+        "sha256:d3",
+        "2026-11-29T10:00:07Z",
+    );
+    store
+        .record_registry_events(&[blob, mount, by_digest, tagged])
+        .await
+        .unwrap();
+    let pass = process_pending(&store, None, 100).await.unwrap();
+    assert_eq!((pass.applied, pass.ignored), (1, 3), "{pass:?}");
+    assert_eq!(
+        store.catalog_digests().await.unwrap()["ns/app"]["2"],
+        "sha256:d3"
+    );
+    assert!(store.pending_registry_events(10).await.unwrap().is_empty());
+    // An event already finished keeps its outcome: the orphan stays one.
+    let ids = ["e3".to_owned(), "e6".to_owned()];
+    assert_eq!(
+        store.finish_unchanged_registry_events(&ids).await.unwrap(),
+        0
+    );
+    assert_eq!(store.orphan_registry_events(10).await.unwrap().len(), 1);
 }
 
 /// One reconcile at a time: while one waits on a registry that accepted the
