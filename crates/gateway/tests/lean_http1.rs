@@ -112,7 +112,7 @@ async fn serve_raw(mut s: TcpStream) {
     }
 }
 
-/// One public app, `raw`, always running at the scripted app's address;
+/// One app, `raw`, public but for `/secret`, always running at the scripted app's address;
 /// counts the requests in flight.
 struct OneApp {
     route: AppRoute,
@@ -149,7 +149,8 @@ async fn harness() -> Harness {
     let app = raw_app().await;
     let manifest = berth_manifest::parse(
         r#"{"name": "raw", "image": "x/raw:1", "port": 80,
-            "authentication": {"default_access": "public"}}"#,
+            "authentication": {"default_access": "private", "public_paths":
+                ["/len", "/chunked", "/close", "/bye", "/hints", "/echo", "/nothing"]}}"#,
     )
     .unwrap()
     .manifest;
@@ -350,4 +351,28 @@ async fn a_connection_moves_to_hyper_at_a_request_the_lean_path_leaves() {
     )
     .await;
     assert!(bad.starts_with("HTTP/1.1 400"), "{bad}");
+}
+
+#[tokio::test]
+async fn a_refused_request_with_a_body_leaves_the_next_request_intact() {
+    let h = harness().await;
+    // The body of the refused POST is read past, not taken for a head.
+    let out = exchange_raw(
+        h.gateway,
+        &format!(
+            "POST /secret HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: 19\r\n\r\n\
+             GET /bogus HTTP/1.1\
+             GET /len HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n"
+        ),
+    )
+    .await;
+    assert!(out.starts_with("HTTP/1.1 401"), "{out}");
+    assert!(out.contains("application/problem+json"), "{out}");
+    assert!(out.ends_with("hello"), "{out}");
+    assert_eq!(out.matches("HTTP/1.1 ").count(), 2, "{out}");
+    assert_eq!(
+        h.app.accepted.load(Ordering::SeqCst),
+        1,
+        "only /len reached the app"
+    );
 }

@@ -305,6 +305,11 @@ pub(crate) fn read_response(
         if is_hop_by_hop(name) || named[..named_count].iter().any(|n| eq(n, name)) {
             continue;
         }
+        // With a transfer coding the length is not the body's (RFC 9112,
+        // 6.3): passing both on would leave the client two framings.
+        if chunked.is_some() && eq(name, b"content-length") {
+            continue;
+        }
         out.extend_from_slice(name);
         out.extend_from_slice(b": ");
         out.extend_from_slice(field.value);
@@ -579,6 +584,14 @@ mod tests {
             head,
             "HTTP/1.1 200 OK\r\nX-Kept: 2\r\ntransfer-encoding: chunked\r\n\
              connection: close\r\nset-cookie: t=1; HttpOnly\r\n\r\n"
+        );
+        let (_, both) = response(
+            "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+            &PLAIN,
+        );
+        assert_eq!(
+            both,
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
         );
     }
 

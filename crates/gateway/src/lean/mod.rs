@@ -111,6 +111,18 @@ enum After {
     Close,
 }
 
+/// What is left on the client connection of a request answered by the
+/// gateway itself.
+#[derive(Clone, Copy)]
+enum BodyLeft {
+    /// All of its body, in front of the next request.
+    Unread,
+    /// Nothing: no body, or it went to the app whole.
+    Nothing,
+    /// Part of it, or it must not be trusted: the connection closes.
+    CutShort,
+}
+
 /// A socket to an app, kept by a client connection between requests.
 struct AppSocket {
     upstream: Upstream,
@@ -196,7 +208,7 @@ impl Connection<'_> {
                 RequestCtx::new(self.peer, app, pages::wants_html(&request.parts.headers));
             ctx.forwarded_for.clone_from(&self.forwarded_for);
             let (status, after) = match self.gateway.admit(&mut ctx, &mut request.parts).await {
-                Err(response) => self.answer(&request, response, false).await,
+                Err(response) => self.answer(&request, response, BodyLeft::Unread).await,
                 // Signed requests are hyper's, so no verifier comes here;
                 // should one, the body is not sent unchecked.
                 Ok(admitted) if admitted.body_verifier.is_some() => {
@@ -206,7 +218,7 @@ impl Connection<'_> {
                         "internal error",
                         "the gateway could not check the request body",
                     );
-                    self.answer(&request, response, true).await
+                    self.answer(&request, response, BodyLeft::CutShort).await
                 }
                 Ok(admitted) => self.exchange(&ctx, &request, admitted).await,
             };
@@ -255,14 +267,23 @@ impl Connection<'_> {
     }
 
     /// Sends a response the gateway made (a refusal, a page). A request
-    /// body that was not read closes the connection after it.
+    /// body already read whole is skipped; one still on its way closes the
+    /// connection after the answer.
     async fn answer(
         &mut self,
         request: &RequestHead,
         response: http::Response<BoxBody>,
-        close: bool,
+        body: BodyLeft,
     ) -> (u16, After) {
-        let close = close || request.close || request.body != Framing::Empty;
+        let cut_short = match (body, request.body) {
+            (BodyLeft::Unread, Framing::Length(n)) if n <= self.inbuf.len() as u64 => {
+                self.inbuf.advance(usize::try_from(n).unwrap_or(usize::MAX));
+                false
+            }
+            (BodyLeft::Unread, Framing::Empty) | (BodyLeft::Nothing, _) => false,
+            (BodyLeft::Unread, _) | (BodyLeft::CutShort, _) => true,
+        };
+        let close = request.close || cut_short;
         let (parts, body) = response.into_parts();
         // Gateway pages are small and complete; nothing streams here.
         let body = body
@@ -343,7 +364,12 @@ impl Connection<'_> {
                     "app not responding",
                     "the app did not answer; it may have crashed",
                 );
-                return self.answer(request, response, unread > 0).await;
+                let body = if unread > 0 {
+                    BodyLeft::CutShort
+                } else {
+                    BodyLeft::Nothing
+                };
+                return self.answer(request, response, body).await;
             }
         };
         let passed = self.pass_body(&mut app, head.framing).await;
