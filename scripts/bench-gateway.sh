@@ -7,13 +7,19 @@
 #     (a paired terminal's cookie on every request);
 #   - cold start: first-byte latency of a request that wakes a stopped app
 #     through the gateway, against `docker start` plus the first request.
-# Needs: wrk, nginx-light (apt), a built berth. Bounded: DURATION seconds per run.
+# The proxied rows run in ROUNDS interleaved rounds (nginx, floor, berth
+# private, berth public, then again), and each row reports its median
+# round: on a shared VM the machine drifts by 10-20% within minutes, and
+# rows measured one after another would carry that drift into the ratio.
+# Needs: wrk, nginx-light (apt), a built berth. Bounded: DURATION seconds
+# per run, ROUNDS (3) rounds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null && command -v nginx >/dev/null || apt-get install -y -qq wrk nginx-light >/dev/null
 [ -n "${BERTH_BIN:-}" ] || cargo build --release --locked -p berth >/dev/null
 bin=${BERTH_BIN:-$PWD/target/release/berth}
 duration=${DURATION:-10}
+rounds=${ROUNDS:-3}
 work=$(mktemp -d /tmp/berth-gwbench-XXXX)
 chmod 755 "$work"
 port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
@@ -84,7 +90,15 @@ http {
   upstream app { server $ip:8080; keepalive 64; }
   server {
     listen 127.0.0.1:$nginx_port;
-    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host \$host; }
+    # The same forwarding headers berth must set (issue 6), so both proxies
+    # send the app the same request.
+    location / {
+      proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection "";
+      proxy_set_header Host \$host;
+      proxy_set_header X-Forwarded-For \$remote_addr;
+      proxy_set_header X-Forwarded-Proto \$scheme;
+      proxy_set_header X-Forwarded-Host \$host;
+    }
   }
 }
 NGINX
@@ -124,8 +138,7 @@ run() { # label url [header...]
 print(f'{(int(a[0])-int(b[0]))/t/n*1e6:.1f} + {(int(a[1])-int(b[1]))/t/n*1e6:.1f}')")
   fi
   printf '%-32s %12s %10s %10s %18s\n' "$label" "$rps" "$p50" "$p99" "$cpu"
-  eval "rps_$label=$rps"
-  eval "p99_$label=$p99"
+  echo "$label $rps $(ms "$p50") $(ms "$p99") $cpu" >>"$work/rounds.txt"
 }
 
 ms() { # a wrk latency (950.00us, 5.78ms, 1.02s) in milliseconds
@@ -135,16 +148,39 @@ ms() { # a wrk latency (950.00us, 5.78ms, 1.02s) in milliseconds
 printf '%-32s %12s %10s %10s %18s\n' path "requests/s" p50 p99 "proxy CPU us/req"
 proxy_pids=()
 run direct "http://$ip:8080/"
-mapfile -t proxy_pids < <(pgrep -P "$(cat "$work/nginx.pid")")
-run nginx "http://127.0.0.1:$nginx_port/"
-proxy_pids=("$floor_pid")
-run hyper_floor_no_phases "http://127.0.0.1:$floor_port/"
-proxy_pids=("$berth_pid")
-run berth_private "http://127.0.0.1:$listen/" "Host: $app.localhost:$listen" "Cookie: $cookie"
-run berth_public "http://127.0.0.1:$listen/public/" "Host: $app.localhost:$listen"
+mapfile -t nginx_pids < <(pgrep -P "$(cat "$work/nginx.pid")")
+for round in $(seq 1 "$rounds"); do
+  echo "round $round of $rounds"
+  proxy_pids=("${nginx_pids[@]}")
+  run nginx "http://127.0.0.1:$nginx_port/"
+  proxy_pids=("$floor_pid")
+  run hyper_floor_no_phases "http://127.0.0.1:$floor_port/"
+  proxy_pids=("$berth_pid")
+  run berth_private "http://127.0.0.1:$listen/" "Host: $app.localhost:$listen" "Cookie: $cookie"
+  run berth_public "http://127.0.0.1:$listen/public/" "Host: $app.localhost:$listen"
+done
 echo "(proxy CPU: user + system microseconds per request, of nginx's workers, the floor proxy or berth's process)"
-python3 -c "print(f'berth / nginx throughput: {$rps_berth_private/$rps_nginx:.2f}x (goal >= 1.0x)')"
-python3 -c "b=$(ms "$p99_berth_private");n=$(ms "$p99_nginx");print(f'p99: berth {b:.2f} ms, nginx {n:.2f} ms, difference {b-n:+.2f} ms (goal <= +1 ms)')"
+python3 - "$work/rounds.txt" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    label, rps, p50, p99, *cpu = line.split()
+    rows.setdefault(label, []).append((float(rps), float(p50), float(p99), " ".join(cpu)))
+print(f"\nmedians over {len(rows['nginx'])} interleaved rounds")
+print(f"{'path':32} {'requests/s':>12} {'p50 ms':>8} {'p99 ms':>8} {'proxy CPU us/req':>18}")
+med = {}
+for label, runs in rows.items():
+    med[label] = [statistics.median(r[i] for r in runs) for i in range(3)]
+    cpu = [r[3].split(" + ") for r in runs if " + " in r[3]]
+    cpu = (f"{statistics.median(float(c[0]) for c in cpu):.1f} + "
+           f"{statistics.median(float(c[1]) for c in cpu):.1f}") if cpu else "-"
+    print(f"{label:32} {med[label][0]:12.0f} {med[label][1]:8.2f} {med[label][2]:8.2f} {cpu:>18}")
+b, n = med["berth_private"], med["nginx"]
+per_round = [x[0] / y[0] for x, y in zip(rows["berth_private"], rows["nginx"])]
+print(f"berth / nginx throughput: {b[0] / n[0]:.2f}x (goal >= 1.0x); per round: "
+      + ", ".join(f"{r:.2f}" for r in per_round))
+print(f"p99: berth {b[2]:.2f} ms, nginx {n[2]:.2f} ms, difference {b[2] - n[2]:+.2f} ms (goal <= +1 ms)")
+PY
 
 # Cold start: stop the app, then time the first byte through the gateway.
 api -X POST "http://127.0.0.1:$listen/protected/apps/$app/stop" >/dev/null

@@ -153,8 +153,12 @@ enum Credentials<'h> {
     Peer,
 }
 
+/// Seconds since the epoch. Read on every authenticated request: the
+/// system clock directly, not a calendar date built and thrown away.
 fn unix_now() -> i64 {
-    chrono::Utc::now().timestamp()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 impl Authenticator {

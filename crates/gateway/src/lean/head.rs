@@ -393,6 +393,7 @@ fn is_hop_by_hop(name: &[u8]) -> bool {
     .any(|h| eq(name, h))
 }
 
+#[inline]
 fn eq(a: &[u8], b: &[u8]) -> bool {
     a.eq_ignore_ascii_case(b)
 }
