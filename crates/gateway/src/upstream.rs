@@ -54,53 +54,75 @@ pub enum UpstreamError {
     Http(#[from] hyper::Error),
 }
 
-/// Idle upstream connections no client connection drives, by upstream.
-#[derive(Default)]
-pub struct IdlePool {
-    idle: Mutex<HashMap<Upstream, Vec<Parked>>>,
+/// Idle connections to apps that no client connection holds, by the app
+/// start they go to: the next client connection to the same start takes
+/// one. Both HTTP/1 paths park theirs here: hyper's client connections
+/// ([`IdlePool`]) and the lean path's sockets.
+pub(crate) struct Parking<T> {
+    idle: Mutex<HashMap<Upstream, Vec<(T, Instant)>>>,
 }
 
-struct Parked {
-    sender: Sender,
-    conn: Connection,
-    since: Instant,
+impl<T> Default for Parking<T> {
+    fn default() -> Self {
+        Self {
+            idle: Mutex::default(),
+        }
+    }
+}
+
+impl<T> Parking<T> {
+    /// The most recently parked connection to `upstream` that is not too
+    /// old and that `usable` accepts (it checks the app has not closed it
+    /// while it was parked); the ones it refuses are closed.
+    pub(crate) fn take(
+        &self,
+        upstream: Upstream,
+        mut usable: impl FnMut(&mut T) -> bool,
+    ) -> Option<T> {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        let parked = idle.get_mut(&upstream)?;
+        while let Some((mut conn, since)) = parked.pop() {
+            if since.elapsed() < IDLE_TIMEOUT && usable(&mut conn) {
+                return Some(conn);
+            }
+        }
+        None
+    }
+
+    /// Parks `conn`, which must have finished its last exchange.
+    pub(crate) fn park(&self, upstream: Upstream, conn: T) {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        // Parking is rare (once per client connection), so it also sweeps.
+        idle.retain(|_, parked| {
+            parked.retain(|(_, since)| since.elapsed() < IDLE_TIMEOUT);
+            !parked.is_empty()
+        });
+        let parked = idle.entry(upstream).or_default();
+        if parked.len() < MAX_IDLE_PER_UPSTREAM {
+            parked.push((conn, Instant::now()));
+        }
+    }
+}
+
+/// Idle HTTP/1 client connections of hyper's path.
+#[derive(Default)]
+pub struct IdlePool {
+    parked: Parking<(Sender, Connection)>,
 }
 
 impl IdlePool {
     /// The most recently parked live connection to `upstream`, if any.
     fn take(&self, upstream: Upstream) -> Option<(Sender, Connection)> {
-        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        let parked = idle.get_mut(&upstream)?;
-        while let Some(mut p) = parked.pop() {
-            if p.since.elapsed() >= IDLE_TIMEOUT {
-                continue;
-            }
+        self.parked.take(upstream, |(sender, conn)| {
             // Nobody polled it while parked: let it read a close the app
             // sent meanwhile before it is trusted with a request.
             let mut cx = Context::from_waker(Waker::noop());
-            if p.conn.as_mut().poll(&mut cx).is_ready() || !p.sender.is_ready() {
-                continue;
-            }
-            return Some((p.sender, p.conn));
-        }
-        None
+            conn.as_mut().poll(&mut cx).is_pending() && sender.is_ready()
+        })
     }
 
     fn park(&self, upstream: Upstream, sender: Sender, conn: Connection) {
-        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        // Parking is rare (once per client connection), so it also sweeps.
-        idle.retain(|_, parked| {
-            parked.retain(|p| p.since.elapsed() < IDLE_TIMEOUT);
-            !parked.is_empty()
-        });
-        let parked = idle.entry(upstream).or_default();
-        if parked.len() < MAX_IDLE_PER_UPSTREAM {
-            parked.push(Parked {
-                sender,
-                conn,
-                since: Instant::now(),
-            });
-        }
+        self.parked.park(upstream, (sender, conn));
     }
 }
 

@@ -6,24 +6,26 @@
 //! connections it accepts; the client is hyper's (strict about what the
 //! gateway writes) or raw bytes where the test is about the bytes.
 
+mod harness;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use berth_gateway::body::full;
 use berth_gateway::directory::{BoxFuture, NobodyAuthenticator};
 use berth_gateway::{
-    ActivityGuard, AppDirectory, AppRoute, Gateway, GatewayConfig, Upstream, UpstreamState,
-    WakeError,
+    ActivityGuard, AppDirectory, AppRoute, GatewayConfig, Upstream, UpstreamState, WakeError,
 };
 use bytes::Bytes;
-use http::{Request, Response, StatusCode};
+use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+use harness::serve_gateway;
 
 const HOST: &str = "raw.localhost";
 
@@ -160,22 +162,12 @@ async fn harness() -> Harness {
         upstream: Upstream::new(app.addr, 1),
         active: active.clone(),
     };
-    let core: berth_gateway::CoreHandler =
-        Arc::new(|_req| Box::pin(async { Response::new(full("core")) }));
-    let gateway = Gateway::new(
+    let addr = serve_gateway(
         GatewayConfig::default(),
         Arc::new(dir),
         Arc::new(NobodyAuthenticator),
-        core,
-    );
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(berth_gateway::server::serve(
-        listener,
-        gateway,
-        std::future::pending(),
-        Duration::from_secs(1),
-    ));
+    )
+    .await;
     Harness {
         gateway: addr,
         app,

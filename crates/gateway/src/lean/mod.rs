@@ -404,7 +404,7 @@ impl Connection<'_> {
                 }
             }
         }
-        if let Some(socket) = self.gateway.lean_pool().take(upstream) {
+        if let Some(socket) = self.gateway.lean_pool().take(upstream, pool::is_quiet) {
             if let Ok(socket) = TcpStream::from_std(socket) {
                 return Ok(AppSocket {
                     upstream,

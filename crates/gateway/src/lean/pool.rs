@@ -1,63 +1,23 @@
-//! Idle upstream sockets of the lean path, between client connections.
+//! Idle app sockets of the lean path, between client connections.
 //!
-//! A client connection keeps its upstream socket while it lives; when it
-//! ends, the socket is parked here for the next client connection to the
-//! same app start ([`Upstream`] carries the generation, so a socket never
-//! outlives the container it was opened to). Parked sockets are plain std
-//! sockets: whichever gateway thread takes one registers it with its own
-//! runtime.
+//! A client connection keeps its app socket while it lives; when it ends,
+//! the socket is parked in the gateway's shared [`Parking`] for the next
+//! client connection to the same app start (the [`crate::Upstream`] key
+//! carries the generation, so a socket never outlives the container it was
+//! opened to). Parked sockets are plain std sockets: whichever gateway
+//! thread takes one registers it with its own runtime.
 
-use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::net::TcpStream;
-use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
 
-use crate::directory::Upstream;
+use crate::upstream::Parking;
 
-/// A parked socket older than this is closed rather than reused.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-/// Parked sockets kept per upstream at most.
-const MAX_IDLE_PER_UPSTREAM: usize = 256;
+pub(crate) type LeanPool = Parking<TcpStream>;
 
-#[derive(Default)]
-pub(crate) struct LeanPool {
-    idle: Mutex<HashMap<Upstream, Vec<(TcpStream, Instant)>>>,
-}
-
-impl LeanPool {
-    /// The most recently parked socket to `upstream` that is still open
-    /// and quiet (an app that closed it, or sent something unasked, has
-    /// made it unusable).
-    pub(crate) fn take(&self, upstream: Upstream) -> Option<TcpStream> {
-        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        let parked = idle.get_mut(&upstream)?;
-        while let Some((socket, since)) = parked.pop() {
-            if since.elapsed() < IDLE_TIMEOUT && is_quiet(&socket) {
-                return Some(socket);
-            }
-        }
-        None
-    }
-
-    /// Parks `socket`, which must have finished its last exchange.
-    pub(crate) fn park(&self, upstream: Upstream, socket: TcpStream) {
-        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        // Parking is rare (once per client connection), so it also sweeps.
-        idle.retain(|_, parked| {
-            parked.retain(|(_, since)| since.elapsed() < IDLE_TIMEOUT);
-            !parked.is_empty()
-        });
-        let parked = idle.entry(upstream).or_default();
-        if parked.len() < MAX_IDLE_PER_UPSTREAM {
-            parked.push((socket, Instant::now()));
-        }
-    }
-}
-
-/// Open, with nothing to read. The socket is non-blocking (tokio's
-/// `into_std` leaves it so), so the peek answers at once.
-fn is_quiet(socket: &TcpStream) -> bool {
+/// Open, with nothing to read: an app that closed a parked socket, or sent
+/// something unasked, has made it unusable. The socket is non-blocking
+/// (tokio's `into_std` leaves it so), so the peek answers at once.
+pub(crate) fn is_quiet(socket: &mut TcpStream) -> bool {
     let mut byte = [0u8; 1];
     matches!(socket.peek(&mut byte), Err(e) if e.kind() == ErrorKind::WouldBlock)
 }
@@ -65,8 +25,10 @@ fn is_quiet(socket: &TcpStream) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::directory::Upstream;
     use std::io::Write;
     use std::net::TcpListener;
+    use std::time::Duration;
 
     fn pair() -> (TcpStream, TcpStream) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -84,9 +46,9 @@ mod tests {
         let first = Upstream::new(addr, 1);
         pool.park(first, quiet);
         // Another start of the app at the same address gets nothing.
-        assert!(pool.take(Upstream::new(addr, 2)).is_none());
-        assert!(pool.take(first).is_some());
-        assert!(pool.take(first).is_none());
+        assert!(pool.take(Upstream::new(addr, 2), is_quiet).is_none());
+        assert!(pool.take(first, is_quiet).is_some());
+        assert!(pool.take(first, is_quiet).is_none());
 
         let (closed, closed_server) = pair();
         drop(closed_server);
@@ -95,6 +57,6 @@ mod tests {
         pool.park(first, closed);
         pool.park(first, chatty);
         std::thread::sleep(Duration::from_millis(50));
-        assert!(pool.take(first).is_none());
+        assert!(pool.take(first, is_quiet).is_none());
     }
 }

@@ -14,9 +14,11 @@ use super::RequestCtx;
 use crate::directory::AppRoute;
 use crate::GatewayConfig;
 
-// Header names as `HeaderName`s, not strings: a removal by `&str` parses
-// the name again on every request.
-const HOP_BY_HOP: [HeaderName; 7] = [
+/// The hop-by-hop fields of RFC 9110, section 7.6.1, and the old
+/// `Proxy-Connection`: they describe one connection, not the message.
+/// As `HeaderName`s, not strings: a removal by `&str` parses the name again
+/// on every request. The lean path compares raw names against the same list.
+pub(crate) const HOP_BY_HOP: [HeaderName; 7] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),

@@ -21,7 +21,7 @@ use crate::pages;
 use crate::upstream::ClientUpstreams;
 use crate::GatewayConfig;
 
-pub(crate) use headers::ip_header_value;
+pub(crate) use headers::{ip_header_value, HOP_BY_HOP};
 pub use route::{route, Target};
 pub(crate) use session::SESSION_PATH;
 

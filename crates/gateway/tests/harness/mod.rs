@@ -1,6 +1,8 @@
 //! The harness of `gateway.rs`: a real HTTP upstream and a WebSocket echo
 //! on loopback, an app directory and authenticator standing in for the apps
-//! and identity services, and a gateway serving in front of them.
+//! and identity services, and a gateway serving in front of them. Each test
+//! binary uses part of it.
+#![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
@@ -274,17 +276,24 @@ pub async fn harness_on(stopped: bool, lean: bool) -> Harness {
         },
     );
     let dir = Arc::new(dir);
+    let config = GatewayConfig {
+        lean_http1: lean,
+        ..GatewayConfig::default()
+    };
+    let addr = serve_gateway(config, dir.clone(), Arc::new(TestAuth)).await;
+    Harness { addr, dir }
+}
+
+/// A gateway in front of `dir`, serving on a loopback port of its own;
+/// every host that is not an app's gets the core's answer, `core`.
+pub async fn serve_gateway(
+    config: GatewayConfig,
+    dir: Arc<dyn AppDirectory>,
+    auth: Arc<dyn Authenticator>,
+) -> SocketAddr {
     let core: berth_gateway::CoreHandler =
         Arc::new(|_req| Box::pin(async { Response::new(full("core")) }));
-    let gateway = Gateway::new(
-        GatewayConfig {
-            lean_http1: lean,
-            ..GatewayConfig::default()
-        },
-        dir.clone(),
-        Arc::new(TestAuth),
-        core,
-    );
+    let gateway = Gateway::new(config, dir, auth, core);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(berth_gateway::server::serve(
@@ -293,7 +302,7 @@ pub async fn harness_on(stopped: bool, lean: bool) -> Harness {
         std::future::pending(),
         Duration::from_secs(1),
     ));
-    Harness { addr, dir }
+    addr
 }
 
 impl Harness {

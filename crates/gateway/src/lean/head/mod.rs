@@ -15,25 +15,16 @@ pub(crate) use response::{
     read_response, write_response_head, ResponseExtras, ResponseHead, ResponseRead,
 };
 
+use crate::phases::HOP_BY_HOP;
+
 /// Header fields a head may have on the lean path; more is hyper's.
 const MAX_HEADERS: usize = 64;
 /// Head bytes the lean path buffers; a longer head is hyper's.
 pub(crate) const MAX_HEAD_BYTES: usize = 64 * 1024;
 
-/// The hop-by-hop fields of RFC 9110, section 7.6.1, and the old
-/// `Proxy-Connection`: they describe one connection, not the message.
+/// A hop-by-hop field: the headers phase's list, matched on raw bytes.
 pub(super) fn is_hop_by_hop(name: &[u8]) -> bool {
-    [
-        &b"connection"[..],
-        b"keep-alive",
-        b"proxy-connection",
-        b"te",
-        b"trailer",
-        b"transfer-encoding",
-        b"upgrade",
-    ]
-    .iter()
-    .any(|h| eq(name, h))
+    HOP_BY_HOP.iter().any(|h| eq(name, h.as_str().as_bytes()))
 }
 
 #[inline]
