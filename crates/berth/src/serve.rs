@@ -128,7 +128,9 @@ async fn start(
         reap_stale(&r.child_spec()).await;
     }
 
-    let listener = bind("listen", cfg.listen).await?;
+    // The gateway's threads each accept from a sibling of this socket.
+    let listener = berth_gateway::server::bind(cfg.listen)
+        .map_err(|e| bind_error("listen", cfg.listen, &e))?;
     if let PostgresSource::Managed { listen } = cfg.postgres {
         ensure_free("postgres_listen", listen).await?;
     }
@@ -360,9 +362,16 @@ async fn start_apps(
 }
 
 async fn bind(key: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr).await.map_err(|e| {
-        anyhow::anyhow!("cannot listen on {addr} (`{key}`): {e}; stop what uses that port or choose another --{}", key.replace('_', "-"))
-    })
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| bind_error(key, addr, &e))
+}
+
+fn bind_error(key: &str, addr: SocketAddr, e: &std::io::Error) -> anyhow::Error {
+    anyhow::anyhow!(
+        "cannot listen on {addr} (`{key}`): {e}; stop what uses that port or choose another --{}",
+        key.replace('_', "-")
+    )
 }
 
 /// Checks that `addr` can be bound. A leftover child that was just stopped
