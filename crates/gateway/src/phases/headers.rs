@@ -18,7 +18,9 @@ use crate::GatewayConfig;
 /// `Proxy-Connection`: they describe one connection, not the message.
 /// As `HeaderName`s, not strings: a removal by `&str` parses the name again
 /// on every request. The lean path compares raw names against the same list.
-pub(crate) const HOP_BY_HOP: [HeaderName; 7] = [
+/// A `static`, not a `const`: a `const` array is built and dropped again at
+/// every use, which is once per header of every request.
+pub(crate) static HOP_BY_HOP: [HeaderName; 7] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),
@@ -31,7 +33,7 @@ pub(crate) const HOP_BY_HOP: [HeaderName; 7] = [
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-const FORWARDING: [HeaderName; 4] = [
+static FORWARDING: [HeaderName; 4] = [
     X_FORWARDED_FOR,
     X_FORWARDED_PROTO,
     X_FORWARDED_HOST,
