@@ -58,6 +58,13 @@ pub struct GatewayConfig {
     /// request goes through hyper's server. On by default; tests turn it
     /// off to prove both paths.
     pub lean_http1: bool,
+    /// How long a client may take to send a whole request head, counted
+    /// from the connection's start or its previous request's head. A
+    /// connection that sends none in time (a slow-loris client, or one
+    /// idle between requests) is closed, so idle sockets cannot pile up.
+    /// hyper's path closes at this mark; the lean path between it and
+    /// twice it (its timer is armed once per period, not per request).
+    pub header_read_timeout: std::time::Duration,
 }
 
 impl Default for GatewayConfig {
@@ -68,6 +75,7 @@ impl Default for GatewayConfig {
             wake_timeout: std::time::Duration::from_secs(60),
             handoff_path: "/.berth/handoff".into(),
             lean_http1: true,
+            header_read_timeout: std::time::Duration::from_secs(60),
         }
     }
 }

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
@@ -106,6 +106,8 @@ async fn serve_with_hyper(
         })
     };
     let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(gateway.config().header_read_timeout)
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     let served = async {

@@ -173,6 +173,15 @@ impl Connection<'_> {
         // request would cost a lock each time.
         let stopping = crate::server::stopping(stop);
         tokio::pin!(stopping);
+        // The header-read timeout, armed once per period rather than per
+        // request (a timer set and cleared on every request costs a lock
+        // on the runtime's timer wheel each time). When it fires with no
+        // whole head read since it was armed, the connection has spent at
+        // least a full period on the head it is waiting for.
+        let period = self.gateway.config().header_read_timeout;
+        let head_deadline = tokio::time::sleep(period);
+        tokio::pin!(head_deadline);
+        let mut head_read_this_period = false;
         loop {
             loop {
                 match head::read_request(&self.inbuf, &mut self.index) {
@@ -181,20 +190,25 @@ impl Connection<'_> {
                     RequestRead::Partial => {}
                 }
                 self.inbuf.reserve(READ_CHUNK);
-                let read = if self.inbuf.is_empty() {
+                let idle = self.inbuf.is_empty();
+                let read = tokio::select! {
+                    biased;
                     // Between requests a shutdown closes the connection.
-                    tokio::select! {
-                        biased;
-                        () = &mut stopping => return Step::Close,
-                        read = self.client.read_buf(&mut self.inbuf) => read,
+                    () = &mut stopping, if idle => return Step::Close,
+                    () = &mut head_deadline => {
+                        if !std::mem::take(&mut head_read_this_period) {
+                            return Step::Close;
+                        }
+                        head_deadline.as_mut().reset(tokio::time::Instant::now() + period);
+                        continue;
                     }
-                } else {
-                    self.client.read_buf(&mut self.inbuf).await
+                    read = self.client.read_buf(&mut self.inbuf) => read,
                 };
                 if !matches!(read, Ok(n) if n > 0) {
                     return Step::Close;
                 }
             }
+            head_read_this_period = true;
             let head_bytes = self.inbuf.split_to(self.index.len).freeze();
             let headers = std::mem::take(&mut self.spare_headers);
             let Some(mut request) = self.index.build(&head_bytes, headers) else {

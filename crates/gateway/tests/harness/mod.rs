@@ -236,6 +236,14 @@ pub async fn harness(stopped: bool) -> Harness {
 /// `lean`: plain requests take the lean HTTP/1 path (the default), or
 /// every request goes through hyper's server.
 pub async fn harness_on(stopped: bool, lean: bool) -> Harness {
+    let config = GatewayConfig {
+        lean_http1: lean,
+        ..GatewayConfig::default()
+    };
+    harness_with(stopped, config).await
+}
+
+pub async fn harness_with(stopped: bool, config: GatewayConfig) -> Harness {
     let upstream = start_upstream().await;
     let ws = start_ws_echo().await;
     let state = |addr| {
@@ -276,10 +284,6 @@ pub async fn harness_on(stopped: bool, lean: bool) -> Harness {
         },
     );
     let dir = Arc::new(dir);
-    let config = GatewayConfig {
-        lean_http1: lean,
-        ..GatewayConfig::default()
-    };
     let addr = serve_gateway(config, dir.clone(), Arc::new(TestAuth)).await;
     Harness { addr, dir }
 }
