@@ -10,11 +10,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use berth_gateway::server::{self, serve_per_core};
+use berth_gateway::server::{self, serve_per_core, PerCoreServer};
 use berth_gateway::{Gateway, GatewayConfig};
 use tokio::net::TcpListener;
 
-use harness::{Directory, TestAuth};
+use harness::TestAuth;
 
 /// How many sockets listen on 127.0.0.1:`port`, from the kernel's table.
 fn listening_sockets(port: u16) -> usize {
@@ -31,17 +31,25 @@ fn listening_sockets(port: u16) -> usize {
         .count()
 }
 
-async fn gateway() -> (Gateway, Arc<Directory>) {
+/// The harness's apps behind a gateway on two threads accepting from
+/// `listener`.
+async fn serve_on_two_threads(listener: TcpListener) -> (SocketAddr, PerCoreServer) {
     let harness = harness::harness(false).await;
     let core: berth_gateway::CoreHandler =
         Arc::new(|_req| Box::pin(async { http::Response::new(berth_gateway::body::full("core")) }));
     let gateway = Gateway::new(
         GatewayConfig::default(),
-        harness.dir.clone(),
+        harness.dir,
         Arc::new(TestAuth),
         core,
     );
-    (gateway, harness.dir)
+    let addr = listener.local_addr().unwrap();
+    let running = serve_per_core(listener, gateway, Duration::from_secs(1), 2).unwrap();
+    (addr, running)
+}
+
+fn bind_loopback() -> TcpListener {
+    server::bind("127.0.0.1:0".parse().unwrap()).unwrap()
 }
 
 /// Fresh connections, each with one request to a public path of `notes`.
@@ -67,10 +75,7 @@ async fn served_on_fresh_connections(addr: SocketAddr, n: usize) -> usize {
 
 #[tokio::test]
 async fn each_thread_listens_on_a_socket_of_its_own() {
-    let (gateway, _dir) = gateway().await;
-    let listener = server::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let addr = listener.local_addr().unwrap();
-    let running = serve_per_core(listener, gateway, Duration::from_secs(1), 2).unwrap();
+    let (addr, running) = serve_on_two_threads(bind_loopback()).await;
     assert_eq!(listening_sockets(addr.port()), 2);
 
     assert_eq!(served_on_fresh_connections(addr, 40).await, 40);
@@ -82,10 +87,7 @@ async fn each_thread_listens_on_a_socket_of_its_own() {
 
 #[tokio::test]
 async fn a_port_in_use_is_refused_even_by_a_group_of_the_same_user() {
-    let (gateway, _dir) = gateway().await;
-    let listener = server::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let addr = listener.local_addr().unwrap();
-    let running = serve_per_core(listener, gateway, Duration::from_secs(1), 2).unwrap();
+    let (addr, running) = serve_on_two_threads(bind_loopback()).await;
 
     let second = server::bind(addr).unwrap_err();
     assert_eq!(second.kind(), std::io::ErrorKind::AddrInUse);
@@ -97,10 +99,8 @@ async fn a_port_in_use_is_refused_even_by_a_group_of_the_same_user() {
 
 #[tokio::test]
 async fn a_listener_from_elsewhere_is_shared_by_the_threads() {
-    let (gateway, _dir) = gateway().await;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let running = serve_per_core(listener, gateway, Duration::from_secs(1), 2).unwrap();
+    let (addr, running) = serve_on_two_threads(listener).await;
     assert_eq!(listening_sockets(addr.port()), 1);
 
     assert_eq!(served_on_fresh_connections(addr, 20).await, 20);
