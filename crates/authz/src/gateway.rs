@@ -194,12 +194,28 @@ pub fn decide_gateway_request<T: RuleAccess>(
     path: &str,
     caller: &Caller,
 ) -> GatewayDecision {
+    decide_gateway_request_rule(rules, path, caller).0
+}
+
+/// [`decide_gateway_request`], with the rule that matched: the gateway
+/// renders that rule's headers next, without matching the path again.
+pub fn decide_gateway_request_rule<'r, T: RuleAccess>(
+    rules: &'r PathRules<T>,
+    path: &str,
+    caller: &Caller,
+) -> (GatewayDecision, Option<&'r Rule<T>>) {
     match rules.match_path(path) {
-        Ok(rule) => decide_gateway(
-            rule.map_or(Access::Private, |rule| rule.value.access()),
-            caller,
+        Ok(rule) => (
+            decide_gateway(
+                rule.map_or(Access::Private, |rule| rule.value.access()),
+                caller,
+            ),
+            rule,
         ),
-        Err(error) => GatewayDecision::from_reason(GatewayReason::RejectedPath(error)),
+        Err(error) => (
+            GatewayDecision::from_reason(GatewayReason::RejectedPath(error)),
+            None,
+        ),
     }
 }
 

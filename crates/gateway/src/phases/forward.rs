@@ -145,7 +145,7 @@ impl Forwarder {
                 return Response::from_parts(parts, crate::body::empty());
             }
         }
-        strip_hop_by_hop(resp.headers_mut(), false);
+        strip_hop_by_hop(resp.headers_mut(), false, |_| false);
         resp.map(|b| {
             GuardedBody {
                 inner: b,

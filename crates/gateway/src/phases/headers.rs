@@ -5,13 +5,13 @@
 //! rule's rendered headers and `X-Forwarded-For/Proto/Host`. berth is the
 //! edge, so a client's `X-Forwarded-For` is replaced, not appended to.
 
-use berth_authz::gateway::Caller;
+use berth_authz::gateway::{Caller, Rule};
 use berth_manifest::template::{TemplateContext, Variable};
 use http::header::{self, HeaderName, HeaderValue};
 use http::request::Parts;
 
 use super::RequestCtx;
-use crate::directory::AppRoute;
+use crate::directory::{AppPathRule, AppRoute};
 use crate::GatewayConfig;
 
 /// The hop-by-hop fields of RFC 9110, section 7.6.1, and the old
@@ -59,18 +59,19 @@ impl TemplateContext for AuthContext<'_> {
     }
 }
 
+/// `rule` is the rule the decide phase matched the path to.
 pub fn prepare(
     parts: &mut Parts,
     ctx: &RequestCtx,
     route: &AppRoute,
+    rule: Option<&Rule<AppPathRule>>,
     config: &GatewayConfig,
 ) -> Result<(), String> {
     let upgrade = super::forward::is_upgrade(&parts.headers);
-    strip_hop_by_hop(&mut parts.headers, upgrade);
-    strip_cookie(&mut parts.headers, &config.terminal_cookie);
-    remove_present(&mut parts.headers, |name| {
+    strip_hop_by_hop(&mut parts.headers, upgrade, |name| {
         FORWARDING.contains(name) || route.injected.contains(name)
     });
+    strip_cookie(&mut parts.headers, &config.terminal_cookie);
 
     let (client_id, client_name) = match &ctx.caller {
         Caller::Anonymous => ("", ""),
@@ -82,7 +83,7 @@ pub fn prepare(
         client_name,
         client_type: ctx.caller.client_type(),
     };
-    if let Ok(Some(rule)) = route.rules.match_path(parts.uri.path()) {
+    if let Some(rule) = rule {
         for (name, template) in &rule.value().headers {
             let value = template.render(&auth).map_err(|e| e.to_string())?;
             // Names come from users (terminal names); control characters
@@ -123,12 +124,22 @@ pub(crate) fn ip_header_value(ip: std::net::IpAddr) -> Option<HeaderValue> {
     HeaderValue::from_bytes(buf.get(..len)?).ok()
 }
 
-/// Removes hop-by-hop headers and those named in `Connection`. An upgrade
-/// keeps `Connection: upgrade` and `Upgrade`, which the app needs.
-pub fn strip_hop_by_hop(headers: &mut http::HeaderMap, keep_upgrade: bool) {
-    let upgrade = headers.get(header::UPGRADE).cloned();
+/// Removes hop-by-hop headers, those named in `Connection` and those
+/// `also` picks, in one pass. An upgrade keeps `Connection: upgrade` and
+/// `Upgrade`, which the app needs.
+pub fn strip_hop_by_hop(
+    headers: &mut http::HeaderMap,
+    keep_upgrade: bool,
+    also: impl Fn(&HeaderName) -> bool,
+) {
+    let upgrade = if keep_upgrade {
+        headers.get(header::UPGRADE).cloned()
+    } else {
+        None
+    };
     // The values, not parsed names: a header is matched against them in
-    // the one removal pass, without a copy per name.
+    // the one removal pass, without a copy per name. Most requests have
+    // no `Connection` header, and then nothing is allocated.
     let connection: Vec<HeaderValue> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -141,13 +152,11 @@ pub fn strip_hop_by_hop(headers: &mut http::HeaderMap, keep_upgrade: bool) {
         })
     };
     remove_present(headers, |name| {
-        HOP_BY_HOP.contains(name) || named_by_connection(name)
+        HOP_BY_HOP.contains(name) || also(name) || named_by_connection(name)
     });
-    if keep_upgrade {
-        if let Some(u) = upgrade {
-            headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-            headers.insert(header::UPGRADE, u);
-        }
+    if let Some(u) = upgrade {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(header::UPGRADE, u);
     }
 }
 
@@ -174,7 +183,10 @@ fn strip_cookie(headers: &mut http::HeaderMap, name: &str) {
     if !carries {
         return;
     }
-    let kept: Vec<String> = headers
+    // The kept pairs, joined as they are found: one allocation, none when
+    // the terminal cookie is the only one (as on an app's own host).
+    let mut kept = String::new();
+    for pair in headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -182,11 +194,15 @@ fn strip_cookie(headers: &mut http::HeaderMap, name: &str) {
         .map(str::trim)
         .filter(|c| !c.is_empty())
         .filter(|c| c.split_once('=').map_or(*c, |(n, _)| n).trim() != name)
-        .map(str::to_owned)
-        .collect();
+    {
+        if !kept.is_empty() {
+            kept.push_str("; ");
+        }
+        kept.push_str(pair);
+    }
     headers.remove(header::COOKIE);
     if !kept.is_empty() {
-        if let Ok(v) = HeaderValue::from_str(&kept.join("; ")) {
+        if let Ok(v) = HeaderValue::from_maybe_shared(bytes::Bytes::from(kept)) {
             headers.insert(header::COOKIE, v);
         }
     }
@@ -233,7 +249,7 @@ mod tests {
         h.insert("x-secret", "1".parse().unwrap());
         h.insert("keep-alive", "timeout=5".parse().unwrap());
         h.insert("x-fine", "1".parse().unwrap());
-        strip_hop_by_hop(&mut h, false);
+        strip_hop_by_hop(&mut h, false, |_| false);
         assert!(h.get("x-secret").is_none() && h.get(header::CONNECTION).is_none());
         assert!(h.get("x-fine").is_some());
     }

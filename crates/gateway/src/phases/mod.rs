@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use berth_authz::gateway::{decide_gateway_request, Caller, GatewayReason};
+use berth_authz::gateway::{decide_gateway_request_rule, Caller, GatewayReason};
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
@@ -212,7 +212,8 @@ impl Gateway {
         ctx.caller = caller;
 
         // Phase: decide.
-        let decision = decide_gateway_request(&app_route.rules, parts.uri.path(), &ctx.caller);
+        let (decision, rule) =
+            decide_gateway_request_rule(&app_route.rules, parts.uri.path(), &ctx.caller);
         if !decision.allowed() {
             return Err(self.deny(ctx, parts, decision.reason()));
         }
@@ -226,7 +227,7 @@ impl Gateway {
         let upstream = self.wake(ctx).await?;
 
         // Phase: headers.
-        if let Err(detail) = headers::prepare(parts, ctx, &app_route, &inner.config) {
+        if let Err(detail) = headers::prepare(parts, ctx, &app_route, rule, &inner.config) {
             tracing::error!(app = %ctx.app, %detail, "header templates failed");
             return Err(pages::error(
                 ctx.wants_html,
