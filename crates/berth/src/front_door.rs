@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use berth_gateway::{
-    AuthOutcome, Authentication, Authenticator, BodyVerifier, Gateway, GatewayConfig,
+    AuthOutcome, Authentication, Authenticator, BodyVerifier, CallerMemo, Gateway, GatewayConfig,
 };
 use berth_identity::auth::{AuthError, HeadError};
 use berth_identity::httpsig::BodyDigestCheck;
@@ -19,6 +19,15 @@ use crate::config::Config;
 struct IdentityAuthenticator(berth_identity::auth::Authenticator);
 
 struct DigestVerifier(BodyDigestCheck);
+
+/// The identity service's memo of a terminal, in the gateway's terms.
+struct IdentityMemo(berth_identity::auth::CallerMemo);
+
+impl CallerMemo for IdentityMemo {
+    fn recall(&self, parts: &http::request::Parts) -> Option<berth_authz::gateway::Caller> {
+        self.0.recall(&parts.headers).cloned()
+    }
+}
 
 impl BodyVerifier for DigestVerifier {
     fn update(&mut self, chunk: &[u8]) {
@@ -41,6 +50,9 @@ impl IdentityAuthenticator {
                 body_verifier: o
                     .body_digest
                     .map(|d| Box::new(DigestVerifier(d.hasher())) as Box<dyn BodyVerifier>),
+                memo: o
+                    .memo
+                    .map(|m| Box::new(IdentityMemo(m)) as Box<dyn CallerMemo>),
             },
             Ok(Err(e)) => {
                 tracing::debug!(error = %e, "gateway: credentials refused");

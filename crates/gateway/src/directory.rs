@@ -230,6 +230,9 @@ pub struct AuthOutcome {
     pub caller: Caller,
     pub set_cookie: Option<http::HeaderValue>,
     pub body_verifier: Option<Box<dyn BodyVerifier>>,
+    /// What lets the connection answer its next requests without asking
+    /// the authenticator; `None` to ask every time.
+    pub memo: Option<Box<dyn CallerMemo>>,
 }
 
 impl AuthOutcome {
@@ -238,8 +241,19 @@ impl AuthOutcome {
             caller: Caller::Anonymous,
             set_cookie: None,
             body_verifier: None,
+            memo: None,
         }
     }
+}
+
+/// An authenticator's promise about a connection's next requests: one
+/// with the same credentials, while the promise holds, has the same
+/// caller and needs nothing else (no cookie to renew, no body to check).
+/// The lean path keeps one per client connection.
+pub trait CallerMemo: Send + Sync {
+    /// The caller of a request with `parts`; `None` when it presents other
+    /// credentials or the memo no longer holds: authenticate afresh.
+    fn recall(&self, parts: &http::request::Parts) -> Option<Caller>;
 }
 
 /// An authentication answered from memory, or one that must still ask

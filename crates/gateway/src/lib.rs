@@ -37,7 +37,7 @@ pub mod wake;
 
 pub use directory::{
     ActivityGuard, AppDirectory, AppPathRule, AppRoute, AuthOutcome, Authentication, Authenticator,
-    BodyVerifier, CoreHandler, RouteError, Upstream, UpstreamState, WakeError,
+    BodyVerifier, CallerMemo, CoreHandler, RouteError, Upstream, UpstreamState, WakeError,
 };
 pub use phases::Gateway;
 

@@ -39,8 +39,10 @@ use crate::httpsig::{self, BodyDigest, SignatureError, SignatureHeaders, Target,
 use crate::key::{short_id, IdentityKey};
 
 mod http_head;
+mod memo;
 
 pub use http_head::HeadError;
+pub use memo::CallerMemo;
 
 /// How long a terminal found in the database is trusted without asking again.
 pub const TERMINAL_CACHE_SECS: u64 = 5;
@@ -72,6 +74,9 @@ pub struct AuthOutcome {
     /// be refused (401) if [`BodyDigest::check`] fails; a gateway that streams
     /// checks with [`BodyDigest::hasher`] and aborts the upstream request.
     pub body_digest: Option<BodyDigest>,
+    /// For a terminal whose cookie needs nothing this time: what lets the
+    /// connection's next requests skip authentication (see [`CallerMemo`]).
+    pub memo: Option<CallerMemo>,
 }
 
 impl AuthOutcome {
@@ -81,6 +86,7 @@ impl AuthOutcome {
             caller: Caller::Anonymous,
             set_cookie: None,
             body_digest: None,
+            memo: None,
         }
     }
 }
@@ -129,6 +135,7 @@ struct Inner {
     verified: ThreadLocal<Mutex<foldhash::HashMap<String, Arc<TerminalToken>>>>,
     cookie_domain: Option<String>,
     handoffs: crate::handoff::Handoffs,
+    revocations: memo::Revocations,
 }
 
 /// Verified tokens kept at most; past it the cache starts over.
@@ -138,6 +145,13 @@ const MAX_VERIFIED_TOKENS: usize = 10_000;
 struct KeyRing {
     default: Option<Arc<IdentityKey>>,
     by_short_id: HashMap<String, Vec<Arc<IdentityKey>>>,
+}
+
+/// A terminal the database confirmed, and when.
+struct KnownTerminal {
+    id: Arc<str>,
+    name: Arc<str>,
+    checked: Instant,
 }
 
 /// Keyed by the terminal's id, which the caller shares with the key.
@@ -171,6 +185,7 @@ impl Authenticator {
                 verified: ThreadLocal::new(),
                 cookie_domain,
                 handoffs: crate::handoff::Handoffs::default(),
+                revocations: memo::Revocations::default(),
             }),
         }
     }
@@ -254,7 +269,9 @@ impl Authenticator {
         Some(cookie::set_cookie(&token, None))
     }
 
-    /// Drops a terminal from the cache, so its next request asks the database.
+    /// Drops a terminal from the cache, so its next request asks the
+    /// database, and voids every [`CallerMemo`] (after the eviction: a memo
+    /// made from the evicted entry then saw the count before the bump).
     pub(crate) fn forget_terminal(&self, id: &str) {
         for cache in self.inner.terminals.iter() {
             cache
@@ -262,13 +279,14 @@ impl Authenticator {
                 .unwrap_or_else(PoisonError::into_inner)
                 .remove(id);
         }
+        self.inner.revocations.bump();
     }
 
     /// Decides who sent the request; see the module docs for the contract.
     pub async fn authenticate(&self, head: &RequestHead<'_>) -> Result<AuthOutcome, AuthError> {
         match self.credentials(head)? {
             Credentials::None => Ok(AuthOutcome::anonymous()),
-            Credentials::Terminal(token) => self.terminal(token).await,
+            Credentials::Terminal(token) => self.terminal(head, token).await,
             Credentials::Peer => self.peer(head).await,
         }
     }
@@ -287,13 +305,20 @@ impl Authenticator {
             Ok(Credentials::Peer) => return None,
             Err(e) => return Some(Err(e)),
         };
+        let revocations_seen = self.inner.revocations.seen();
         let now = unix_now();
         let claims = match self.claims(token, now) {
             Ok(claims) => claims,
             Err(e) => return Some(Err(e.into())),
         };
-        let (id, name) = self.cached_terminal(&claims.terminal_id)?;
-        Some(Ok(self.terminal_outcome(&claims, id, name, now)))
+        let known = self.cached_terminal(&claims.terminal_id)?;
+        Some(Ok(self.terminal_outcome(
+            head,
+            &claims,
+            known,
+            now,
+            revocations_seen,
+        )))
     }
 
     fn credentials<'h>(&self, head: &RequestHead<'h>) -> Result<Credentials<'h>, AuthError> {
@@ -312,14 +337,19 @@ impl Authenticator {
         }
     }
 
-    async fn terminal(&self, token: &str) -> Result<AuthOutcome, AuthError> {
+    async fn terminal(
+        &self,
+        head: &RequestHead<'_>,
+        token: &str,
+    ) -> Result<AuthOutcome, AuthError> {
+        let revocations_seen = self.inner.revocations.seen();
         let now = unix_now();
         let claims = self.claims(token, now)?;
-        let (id, name) = match self.cached_terminal(&claims.terminal_id) {
+        let known = match self.cached_terminal(&claims.terminal_id) {
             Some(known) => known,
             None => self.look_up_terminal(&claims.terminal_id).await?,
         };
-        Ok(self.terminal_outcome(&claims, id, name, now))
+        Ok(self.terminal_outcome(head, &claims, known, now, revocations_seen))
     }
 
     /// The claims of a token whose signature checks out and that has not
@@ -338,20 +368,46 @@ impl Authenticator {
 
     fn terminal_outcome(
         &self,
+        head: &RequestHead<'_>,
         claims: &TerminalToken,
-        id: Arc<str>,
-        name: Arc<str>,
+        known: KnownTerminal,
         now: i64,
+        revocations_seen: u64,
     ) -> AuthOutcome {
-        let set_cookie = if claims.needs_renewal(now) {
-            self.issue_cookie(&claims.terminal_id)
-        } else {
-            None
+        let caller = Caller::Terminal {
+            id: known.id,
+            name: known.name,
+        };
+        if claims.needs_renewal(now) {
+            return AuthOutcome {
+                caller,
+                set_cookie: self.issue_cookie(&claims.terminal_id),
+                body_digest: None,
+                memo: None,
+            };
+        }
+        // `now` is whole seconds, up to one behind the clock: the memo ends
+        // a second early rather than a moment late.
+        let renewal_in = claims.renewal_at() - now - 1;
+        let memo = match (head.cookie, u64::try_from(renewal_in)) {
+            (Some(cookie), Ok(secs)) if secs > 0 => {
+                let until = (known.checked + Duration::from_secs(TERMINAL_CACHE_SECS))
+                    .min(Instant::now() + Duration::from_secs(secs));
+                Some(CallerMemo::new(
+                    cookie,
+                    caller.clone(),
+                    until,
+                    revocations_seen,
+                    &self.inner.revocations,
+                ))
+            }
+            _ => None,
         };
         AuthOutcome {
-            caller: Caller::Terminal { id, name },
-            set_cookie,
+            caller,
+            set_cookie: None,
             body_digest: None,
+            memo,
         }
     }
 
@@ -402,9 +458,9 @@ impl Authenticator {
         result
     }
 
-    /// The terminal's id and name, if the database confirmed it exists
-    /// within [`TERMINAL_CACHE_SECS`].
-    fn cached_terminal(&self, id: &str) -> Option<(Arc<str>, Arc<str>)> {
+    /// The terminal, if the database confirmed it exists within
+    /// [`TERMINAL_CACHE_SECS`].
+    fn cached_terminal(&self, id: &str) -> Option<KnownTerminal> {
         let ttl = Duration::from_secs(TERMINAL_CACHE_SECS);
         let cache = self
             .inner
@@ -415,18 +471,26 @@ impl Authenticator {
         cache
             .get_key_value(id)
             .filter(|(_, t)| t.checked.elapsed() < ttl)
-            .map(|(id, t)| (Arc::clone(id), Arc::clone(&t.name)))
+            .map(|(id, t)| KnownTerminal {
+                id: Arc::clone(id),
+                name: Arc::clone(&t.name),
+                checked: t.checked,
+            })
     }
 
     /// Asks the database whether the terminal still exists (recording its
     /// `last_connection`) and caches the answer.
-    async fn look_up_terminal(&self, id: &str) -> Result<(Arc<str>, Arc<str>), AuthError> {
+    async fn look_up_terminal(&self, id: &str) -> Result<KnownTerminal, AuthError> {
         let ttl = Duration::from_secs(TERMINAL_CACHE_SECS);
         let Some(row) = self.inner.store.touch_terminal(id).await? else {
             self.forget_terminal(id);
             return Err(AuthError::Revoked);
         };
-        let known: (Arc<str>, Arc<str>) = (Arc::from(id), Arc::from(row.name));
+        let known = KnownTerminal {
+            id: Arc::from(id),
+            name: Arc::from(row.name),
+            checked: Instant::now(),
+        };
         let mut cache = self
             .inner
             .terminals
@@ -437,10 +501,10 @@ impl Authenticator {
             cache.retain(|_, t| t.checked.elapsed() < ttl);
         }
         cache.insert(
-            Arc::clone(&known.0),
+            Arc::clone(&known.id),
             CachedTerminal {
-                name: Arc::clone(&known.1),
-                checked: Instant::now(),
+                name: Arc::clone(&known.name),
+                checked: known.checked,
             },
         );
         Ok(known)
@@ -493,6 +557,7 @@ impl Authenticator {
             },
             set_cookie: None,
             body_digest: Some(parsed.body_digest),
+            memo: None,
         })
     }
 }

@@ -90,7 +90,12 @@ impl TerminalToken {
 
     /// True once the token has lived half its life: renew it on use.
     pub fn needs_renewal(&self, now: i64) -> bool {
-        now - self.issued >= (self.expires - self.issued) / 2
+        now >= self.renewal_at()
+    }
+
+    /// When the token has lived half its life.
+    pub fn renewal_at(&self) -> i64 {
+        self.issued + (self.expires - self.issued) / 2
     }
 }
 

@@ -323,3 +323,125 @@ async fn always_on_apps_are_never_idle_stopped_and_a_crashed_app_gets_a_502_page
         "the gateway must not restart a crashed app: {v}"
     );
 }
+
+/// One HTTP/1.1 request on `conn`, a connection kept open across calls;
+/// the status and, for a 200, the echoed headers.
+async fn on_connection(
+    conn: &mut tokio::io::BufReader<tokio::net::TcpStream>,
+    host: &str,
+    cookie: Option<&str>,
+) -> (u16, Value) {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+    let cookie = cookie.map_or(String::new(), |c| format!("Cookie: {c}\r\n"));
+    let request = format!("GET /headers HTTP/1.1\r\nHost: {host}\r\n{cookie}\r\n");
+    conn.get_mut().write_all(request.as_bytes()).await.unwrap();
+    let mut status_line = String::new();
+    conn.read_line(&mut status_line).await.unwrap();
+    let status: u16 = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line: {status_line:?}"));
+    let mut length = None;
+    loop {
+        let mut line = String::new();
+        conn.read_line(&mut line).await.unwrap();
+        if line == "\r\n" {
+            break;
+        }
+        let (name, value) = line.split_once(':').unwrap();
+        assert!(!name.eq_ignore_ascii_case("connection") || !value.contains("close"));
+        if name.eq_ignore_ascii_case("content-length") {
+            length = value.trim().parse::<usize>().ok();
+        }
+    }
+    let mut body = vec![0; length.expect("a content-length answer")];
+    conn.read_exact(&mut body).await.unwrap();
+    let json = if status == 200 {
+        serde_json::from_slice(&body).unwrap()
+    } else {
+        Value::Null
+    };
+    (status, json)
+}
+
+/// The gateway remembers a connection's caller between its requests; the
+/// memory must never outlive what it was made from.
+#[tokio::test]
+async fn a_kept_alive_connection_sees_renames_and_revocations_on_its_next_request() {
+    let b = Berth::start(&bin()).await.unwrap();
+    let owner = Owner::new(&b);
+    let name = app_name("memo");
+    install_upstream(&b, &owner, &name, json!({"always_on": true})).await;
+    let host = format!("{name}.localhost:{}", b.ports.listen);
+    let cookie = pair_terminal(&b, "memo phone").await;
+    let other = pair_terminal(&b, "memo laptop").await;
+    let me: Value = Client::new()
+        .get(b.url("/public/meta/whoami"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = me["id"].as_str().unwrap().to_owned();
+    let socket = tokio::net::TcpStream::connect(("127.0.0.1", b.ports.listen))
+        .await
+        .unwrap();
+    let mut conn = tokio::io::BufReader::new(socket);
+
+    for _ in 0..3 {
+        let (status, h) = on_connection(&mut conn, &host, Some(&cookie)).await;
+        assert_eq!(status, 200);
+        assert_eq!(h["x-ptl-client-name"], "memo phone", "{h}");
+    }
+    // Other credentials, or none, on the same connection are not the
+    // remembered caller.
+    let (status, h) = on_connection(&mut conn, &host, Some(&other)).await;
+    assert_eq!(
+        (status, &h["x-ptl-client-name"]),
+        (200, &json!("memo laptop"))
+    );
+    let (status, _) = on_connection(&mut conn, &host, None).await;
+    assert_eq!(status, 401);
+    let tampered = format!("{cookie}x");
+    let (status, _) = on_connection(&mut conn, &host, Some(&tampered)).await;
+    assert_eq!(status, 401);
+    let (status, h) = on_connection(&mut conn, &host, Some(&cookie)).await;
+    assert_eq!(
+        (status, &h["x-ptl-client-name"]),
+        (200, &json!("memo phone"))
+    );
+
+    let c = Client::new();
+    let token = owner_token(&b);
+    let renamed = c
+        .put(b.url(&format!("/protected/terminals/id/{id}")))
+        .bearer_auth(&token)
+        .json(&json!({"name": "renamed phone"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(renamed.status(), 200);
+    let (status, h) = on_connection(&mut conn, &host, Some(&cookie)).await;
+    assert_eq!(
+        (status, &h["x-ptl-client-name"]),
+        (200, &json!("renamed phone"))
+    );
+
+    let deleted = c
+        .delete(b.url(&format!("/protected/terminals/id/{id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    let (status, _) = on_connection(&mut conn, &host, Some(&cookie)).await;
+    assert_eq!(
+        status, 401,
+        "a deleted terminal is refused on its next request"
+    );
+    let (status, _) = on_connection(&mut conn, &host, Some(&other)).await;
+    assert_eq!(status, 200, "other terminals are not affected");
+}

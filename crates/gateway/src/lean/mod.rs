@@ -44,7 +44,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::body::BoxBody;
-use crate::directory::Upstream;
+use crate::directory::{CallerMemo, Upstream};
 use crate::pages;
 use crate::phases::{ip_header_value, route, Admitted, Gateway, RequestCtx, Target, SESSION_PATH};
 use framing::{ChunkedScanner, Framing};
@@ -78,6 +78,7 @@ pub(crate) async fn serve(
         index: RequestIndex::new(),
         spare_headers: HeaderMap::new(),
         last_app: None,
+        caller_memo: None,
         inbuf: BytesMut::with_capacity(READ_CHUNK),
         appbuf: BytesMut::new(),
         out: BytesMut::new(),
@@ -154,6 +155,8 @@ struct Connection<'g> {
     index: RequestIndex,
     spare_headers: HeaderMap,
     last_app: Option<(HeaderValue, Arc<str>)>,
+    /// Who the last request proved to be, for the next one.
+    caller_memo: Option<Box<dyn CallerMemo>>,
     /// Read from the client, not yet handled (a head, body, the next
     /// pipelined request).
     inbuf: BytesMut,
@@ -221,7 +224,11 @@ impl Connection<'_> {
             let mut ctx =
                 RequestCtx::new(self.peer, app, pages::wants_html(&request.parts.headers));
             ctx.forwarded_for.clone_from(&self.forwarded_for);
-            let (status, after) = match self.gateway.admit(&mut ctx, &mut request.parts).await {
+            let admitted = self
+                .gateway
+                .admit(&mut ctx, &mut request.parts, Some(&mut self.caller_memo))
+                .await;
+            let (status, after) = match admitted {
                 Err(response) => self.answer(&request, response, BodyLeft::Unread).await,
                 // Signed requests are hyper's, so no verifier comes here;
                 // should one, the body is not sent unchecked.

@@ -15,7 +15,7 @@ use hyper::body::Incoming;
 
 use crate::body::BoxBody;
 use crate::directory::{
-    AppDirectory, AuthOutcome, Authenticator, CoreHandler, Upstream, UpstreamState, WakeError,
+    AppDirectory, Authenticator, CallerMemo, CoreHandler, Upstream, UpstreamState, WakeError,
 };
 use crate::pages;
 use crate::upstream::ClientUpstreams;
@@ -163,7 +163,7 @@ impl Gateway {
                 None => self.unknown_app(ctx),
             };
         }
-        let admitted = match self.admit(ctx, &mut parts).await {
+        let admitted = match self.admit(ctx, &mut parts, None).await {
             Ok(admitted) => admitted,
             Err(response) => return response,
         };
@@ -192,11 +192,14 @@ impl Gateway {
     /// The phases between route and forward, shared by hyper's path and
     /// the lean HTTP/1 one ([`crate::lean`]): authenticate, decide, wake
     /// and headers. `parts` leaves ready for the app; a refusal, a waiting
-    /// page or an error is the response to send instead.
+    /// page or an error is the response to send instead. `memo` is the
+    /// connection's [`CallerMemo`], if it keeps one: used when it holds,
+    /// replaced by the authenticator's answer when it does not.
     pub(crate) async fn admit(
         &self,
         ctx: &mut RequestCtx,
         parts: &mut http::request::Parts,
+        memo: Option<&mut Option<Box<dyn CallerMemo>>>,
     ) -> Result<Admitted, Response<BoxBody>> {
         let inner = &self.inner;
         let Some(app_route) = inner.directory.route(&ctx.app) else {
@@ -204,12 +207,21 @@ impl Gateway {
         };
 
         // Phase: authenticate.
-        let AuthOutcome {
-            caller,
-            set_cookie,
-            body_verifier,
-        } = inner.authenticator.authenticate(parts).outcome().await;
-        ctx.caller = caller;
+        let recalled = memo.as_deref().and_then(|m| m.as_ref()?.recall(parts));
+        let (set_cookie, body_verifier) = match recalled {
+            Some(caller) => {
+                ctx.caller = caller;
+                (None, None)
+            }
+            None => {
+                let outcome = inner.authenticator.authenticate(parts).outcome().await;
+                if let Some(slot) = memo {
+                    *slot = outcome.memo;
+                }
+                ctx.caller = outcome.caller;
+                (outcome.set_cookie, outcome.body_verifier)
+            }
+        };
 
         // Phase: decide.
         let (decision, rule) =

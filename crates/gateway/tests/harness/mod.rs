@@ -171,6 +171,7 @@ impl Authenticator for TestAuth {
                     },
                     set_cookie: None,
                     body_verifier: None,
+                    memo: None,
                 };
             }
             if let Some(p) = parts
@@ -182,6 +183,7 @@ impl Authenticator for TestAuth {
                     caller: Caller::Peer { id: p.into() },
                     set_cookie: None,
                     body_verifier: None,
+                    memo: None,
                 };
             }
             AuthOutcome::anonymous()

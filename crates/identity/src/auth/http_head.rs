@@ -27,9 +27,9 @@ impl HeadError {
 }
 
 // As `HeaderName`s: looking a header up by `&str` parses the name first.
-const SIGNATURE_INPUT: HeaderName = HeaderName::from_static("signature-input");
-const SIGNATURE: HeaderName = HeaderName::from_static("signature");
-const CONTENT_DIGEST: HeaderName = HeaderName::from_static("content-digest");
+pub(super) const SIGNATURE_INPUT: HeaderName = HeaderName::from_static("signature-input");
+pub(super) const SIGNATURE: HeaderName = HeaderName::from_static("signature");
+pub(super) const CONTENT_DIGEST: HeaderName = HeaderName::from_static("content-digest");
 
 fn single<'a>(
     headers: &'a HeaderMap,
