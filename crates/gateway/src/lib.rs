@@ -32,6 +32,7 @@ mod lean;
 mod pages;
 pub mod phases;
 pub mod server;
+mod stall;
 pub mod upstream;
 pub mod wake;
 
@@ -65,6 +66,12 @@ pub struct GatewayConfig {
     /// hyper's path closes at this mark; the lean path between it and
     /// twice it (its timer is armed once per period, not per request).
     pub header_read_timeout: std::time::Duration,
+    /// How long a request body may go without a byte arriving once its
+    /// head is in. A body that stalls longer is answered 408 and its
+    /// connection (and the app's) closed, so a client trickling a large
+    /// upload cannot hold sockets for good. Checked once per period: a
+    /// stall is noticed between this mark and twice it.
+    pub body_read_timeout: std::time::Duration,
 }
 
 impl Default for GatewayConfig {
@@ -76,6 +83,7 @@ impl Default for GatewayConfig {
             handoff_path: "/.berth/handoff".into(),
             lean_http1: true,
             header_read_timeout: std::time::Duration::from_secs(60),
+            body_read_timeout: std::time::Duration::from_secs(60),
         }
     }
 }

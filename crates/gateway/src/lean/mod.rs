@@ -47,6 +47,7 @@ use crate::body::BoxBody;
 use crate::directory::{CallerMemo, Upstream};
 use crate::pages;
 use crate::phases::{ip_header_value, route, Admitted, Gateway, RequestCtx, Target, SESSION_PATH};
+use crate::stall::StallTimer;
 use framing::{ChunkedScanner, Framing};
 use head::{RequestHead, RequestIndex, RequestRead, ResponseExtras, ResponseRead};
 
@@ -142,6 +143,8 @@ enum Failure {
     /// The client went away, or bytes of the answer already reached it:
     /// the only thing left is to close.
     Broken,
+    /// The client stopped sending the request body midway.
+    BodyStalled,
 }
 
 struct Connection<'g> {
@@ -378,6 +381,17 @@ impl Connection<'_> {
         let (mut app, head) = match result {
             Ok(sent) => sent,
             Err(Failure::Broken) => return (0, After::Close),
+            Err(Failure::BodyStalled) => {
+                // The app has part of a request: its socket is dropped
+                // (closed) with it, and so is the client's after the answer.
+                let response = pages::error(
+                    ctx.wants_html,
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request timed out",
+                    "the request body stopped arriving",
+                );
+                return self.answer(request, response, BodyLeft::CutShort).await;
+            }
             Err(Failure::NoAnswer | Failure::BadAnswer) => {
                 let response = pages::error(
                     ctx.wants_html,
@@ -459,11 +473,20 @@ impl Connection<'_> {
         if app.socket.write_all(&self.reqbuf).await.is_err() {
             return Err(Failure::NoAnswer);
         }
+        // Armed only for a body still to come, which few requests have.
+        let mut stall = None;
         while unread > 0 {
             if self.inbuf.is_empty() {
                 self.inbuf.reserve(READ_CHUNK);
-                match self.client.read_buf(&mut self.inbuf).await {
-                    Ok(n) if n > 0 => {}
+                let period = self.gateway.config().body_read_timeout;
+                let stall = stall.get_or_insert_with(|| StallTimer::new(period));
+                let read = tokio::select! {
+                    biased;
+                    read = self.client.read_buf(&mut self.inbuf) => read,
+                    () = stall.stalled() => return Err(Failure::BodyStalled),
+                };
+                match read {
+                    Ok(n) if n > 0 => stall.progress(),
                     _ => return Err(Failure::Broken),
                 }
             }

@@ -3,6 +3,7 @@
 //! through a shared pool and are spliced.
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -19,6 +20,7 @@ use super::headers::strip_hop_by_hop;
 use crate::body::{BoxBody, BoxError};
 use crate::directory::{ActivityGuard, BodyVerifier, Upstream};
 use crate::pages;
+use crate::stall::StallLimitedBody;
 use crate::upstream::{ClientUpstreams, IdlePool};
 
 pub fn is_upgrade(headers: &http::HeaderMap) -> bool {
@@ -40,10 +42,11 @@ pub struct Forwarder {
     /// be a client connection's kept one.
     client: Client<HttpConnector, BoxBody>,
     idle: Arc<IdlePool>,
+    body_read_timeout: Duration,
 }
 
 impl Forwarder {
-    pub fn new() -> Self {
+    pub fn new(body_read_timeout: Duration) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
@@ -54,6 +57,7 @@ impl Forwarder {
         Self {
             client,
             idle: Arc::new(IdlePool::default()),
+            body_read_timeout,
         }
     }
 
@@ -101,6 +105,13 @@ impl Forwarder {
         }
         parts.version = Version::HTTP_11;
         let body = body.map_err(BoxError::from).boxed_unsync();
+        // A body still to come may stall; one already whole cannot.
+        let stalled = Arc::new(AtomicBool::new(false));
+        let body = if body.is_end_stream() {
+            body
+        } else {
+            StallLimitedBody::new(body, self.body_read_timeout, Arc::clone(&stalled)).boxed_unsync()
+        };
         let body = match verifier {
             Some(v) => VerifiedBody {
                 inner: body,
@@ -120,6 +131,19 @@ impl Forwarder {
         };
         let mut resp = match sent {
             Ok(r) => r,
+            Err(_) if stalled.load(Ordering::Relaxed) => {
+                // The client's connection closes after this: the rest of
+                // its body is not coming, or not worth reading.
+                let mut page = pages::error(
+                    wants_html,
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request timed out",
+                    "the request body stopped arriving",
+                );
+                page.headers_mut()
+                    .insert(header::CONNECTION, http::HeaderValue::from_static("close"));
+                return page;
+            }
             Err(e) => {
                 tracing::warn!(upstream = %upstream.addr, error = %e, "app did not answer");
                 return pages::error(

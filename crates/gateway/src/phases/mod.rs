@@ -97,13 +97,14 @@ impl Gateway {
         authenticator: Arc<dyn Authenticator>,
         core: CoreHandler,
     ) -> Self {
+        let forwarder = forward::Forwarder::new(config.body_read_timeout);
         Self {
             inner: Arc::new(Inner {
                 config,
                 directory,
                 authenticator,
                 core,
-                forwarder: forward::Forwarder::new(),
+                forwarder,
                 lean_pool: Arc::default(),
             }),
         }

@@ -27,8 +27,9 @@ use hyper::body::Frame;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-/// A real HTTP upstream: `/big?n=N` streams N bytes; anything else echoes
-/// the request's method, path and headers as JSON.
+/// A real HTTP upstream: `/big?n=N` streams N bytes; `/public/upload*`
+/// reads the body and answers its length; anything else echoes the
+/// request's method, path and headers as JSON.
 pub async fn start_upstream() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -40,6 +41,9 @@ pub async fn start_upstream() -> SocketAddr {
             tokio::spawn(async move {
                 let svc =
                     hyper::service::service_fn(|req: Request<hyper::body::Incoming>| async move {
+                        if req.uri().path().starts_with("/public/upload") {
+                            return Ok::<_, Infallible>(upload_answer(req).await);
+                        }
                         Ok::<_, Infallible>(upstream_answer(req))
                     });
                 let _ = hyper::server::conn::http1::Builder::new()
@@ -49,6 +53,24 @@ pub async fn start_upstream() -> SocketAddr {
         }
     });
     addr
+}
+
+/// `/public/upload*`: reads the whole request body, then answers with
+/// its length; a body that breaks off is answered 400.
+async fn upload_answer(req: Request<hyper::body::Incoming>) -> Response<BoxBody> {
+    match req.into_body().collect().await {
+        Ok(body) => {
+            let received = body.to_bytes().len();
+            Response::new(full(
+                serde_json::json!({ "received": received }).to_string(),
+            ))
+        }
+        Err(_) => {
+            let mut res = Response::new(full("body broke off"));
+            *res.status_mut() = http::StatusCode::BAD_REQUEST;
+            res
+        }
+    }
 }
 
 pub fn upstream_answer(req: Request<hyper::body::Incoming>) -> Response<BoxBody> {
