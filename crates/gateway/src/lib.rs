@@ -72,6 +72,12 @@ pub struct GatewayConfig {
     /// upload cannot hold sockets for good. Checked once per period: a
     /// stall is noticed between this mark and twice it.
     pub body_read_timeout: std::time::Duration,
+    /// How long a client may go without taking any of the answer while
+    /// the gateway has more to send it (nginx's `send_timeout`). A client
+    /// that stops reading a large download, or a WebSocket's messages,
+    /// loses its connection instead of holding it and the app's socket.
+    /// Checked once per period, as the body-read timeout is.
+    pub response_write_timeout: std::time::Duration,
 }
 
 impl Default for GatewayConfig {
@@ -84,6 +90,7 @@ impl Default for GatewayConfig {
             lean_http1: true,
             header_read_timeout: std::time::Duration::from_secs(60),
             body_read_timeout: std::time::Duration::from_secs(60),
+            response_write_timeout: std::time::Duration::from_secs(60),
         }
     }
 }

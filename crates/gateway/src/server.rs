@@ -30,6 +30,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 
 use crate::lean::{self, rewind::Rewind};
+use crate::stall::SendStallIo;
 use crate::upstream::ClientUpstreams;
 use crate::Gateway;
 
@@ -108,7 +109,13 @@ async fn serve_with_hyper(
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(gateway.config().header_read_timeout)
-        .serve_connection(TokioIo::new(io), service)
+        .serve_connection(
+            TokioIo::new(SendStallIo::new(
+                io,
+                gateway.config().response_write_timeout,
+            )),
+            service,
+        )
         .with_upgrades();
     let served = async {
         tokio::pin!(conn);

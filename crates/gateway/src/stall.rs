@@ -12,8 +12,17 @@
 //! runtime's timer wheel each time. [`StallTimer`] arms one sleep per
 //! period and only notes, per piece, that progress was made; a stall is
 //! therefore noticed between one and two periods after the last piece.
+//!
+//! The other direction has the same hole: a client that asks for a large
+//! answer and never reads it keeps its sockets once the kernel's buffers
+//! are full. [`write_all_or_stall`] (lean path) and [`SendStallIo`]
+//! (hyper's path, upgrades included) give up after
+//! [`crate::GatewayConfig::response_write_timeout`] with nothing taken, as
+//! nginx's `send_timeout` does. Their timer is armed only when a write
+//! finds the socket full, which never happens in a common exchange.
 
 use std::future::{poll_fn, Future};
+use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
@@ -23,6 +32,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
 use crate::body::{BoxBody, BoxError};
@@ -132,6 +143,129 @@ impl Body for StallLimitedBody {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+/// Writes all of `buf` to the client, or fails with `TimedOut` once it has
+/// taken nothing for a whole period.
+pub(crate) async fn write_all_or_stall(
+    stream: &TcpStream,
+    mut buf: &[u8],
+    period: Duration,
+) -> io::Result<()> {
+    let mut timer: Option<StallTimer> = None;
+    while !buf.is_empty() {
+        match stream.try_write(buf) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                buf = &buf[n..];
+                if let Some(timer) = timer.as_mut() {
+                    timer.progress();
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let timer = timer.get_or_insert_with(|| StallTimer::new(period));
+                tokio::select! {
+                    biased;
+                    ready = stream.writable() => ready?,
+                    () = timer.stalled() => return Err(client_stopped_reading()),
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+fn client_stopped_reading() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "the client stopped reading")
+}
+
+/// A client connection whose writes fail with `TimedOut` once the client
+/// has taken nothing for a whole period; reads pass through.
+pub(crate) struct SendStallIo<T> {
+    inner: T,
+    period: Duration,
+    /// Armed at the first write that finds the socket full.
+    timer: Option<StallTimer>,
+}
+
+impl<T> SendStallIo<T> {
+    pub(crate) fn new(inner: T, period: Duration) -> Self {
+        Self {
+            inner,
+            period,
+            timer: None,
+        }
+    }
+
+    fn after_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        written: Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        match written {
+            Poll::Ready(Ok(n)) => {
+                if let Some(timer) = self.timer.as_mut() {
+                    timer.progress();
+                }
+                Poll::Ready(Ok(n))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => {
+                let period = self.period;
+                match self
+                    .timer
+                    .get_or_insert_with(|| StallTimer::new(period))
+                    .poll_stalled(cx)
+                {
+                    Poll::Ready(()) => Poll::Ready(Err(client_stopped_reading())),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for SendStallIo<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for SendStallIo<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let written = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.after_write(cx, written)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let written = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.after_write(cx, written)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 

@@ -47,7 +47,7 @@ use crate::body::BoxBody;
 use crate::directory::{CallerMemo, Upstream};
 use crate::pages;
 use crate::phases::{ip_header_value, route, Admitted, Gateway, RequestCtx, Target, SESSION_PATH};
-use crate::stall::StallTimer;
+use crate::stall::{write_all_or_stall, StallTimer};
 use framing::{ChunkedScanner, Framing};
 use head::{RequestHead, RequestIndex, RequestRead, ResponseExtras, ResponseRead};
 
@@ -256,6 +256,12 @@ impl Connection<'_> {
         }
     }
 
+    /// Writes to the client, giving up once it stops reading.
+    async fn write_client(&self, buf: &[u8]) -> io::Result<()> {
+        let period = self.gateway.config().response_write_timeout;
+        write_all_or_stall(&self.client, buf, period).await
+    }
+
     /// The app a request is for, or `None` when it is for the core or the
     /// session hand-off. A connection's requests nearly always name one
     /// host: its app is found once.
@@ -320,7 +326,7 @@ impl Connection<'_> {
         if request.parts.method != Method::HEAD {
             self.out.extend_from_slice(&body);
         }
-        let after = match self.client.write_all(&self.out).await {
+        let after = match self.write_client(&self.out).await {
             Ok(()) if !close => After::KeepAlive,
             _ => After::Close,
         };
@@ -430,10 +436,10 @@ impl Connection<'_> {
     /// a request that cannot be sent again).
     async fn app_socket(&mut self, upstream: Upstream, check: bool) -> io::Result<AppSocket> {
         if let Some(kept) = self.app.take() {
-            if kept.upstream == upstream && (!check || is_quiet(&kept.socket)) {
+            if kept.upstream == upstream && (!check || pool::kept_is_quiet(&kept.socket)) {
                 return Ok(kept);
             }
-            if kept.upstream != upstream && is_quiet(&kept.socket) {
+            if kept.upstream != upstream && pool::kept_is_quiet(&kept.socket) {
                 if let Ok(socket) = kept.socket.into_std() {
                     self.gateway.lean_pool().park(kept.upstream, socket);
                 }
@@ -507,7 +513,7 @@ impl Connection<'_> {
                     // A 103 or a stray 100: the client may use it; the
                     // final response follows.
                     self.appbuf.advance(head.len);
-                    if self.client.write_all(&self.out).await.is_err() {
+                    if self.write_client(&self.out).await.is_err() {
                         return Err(Failure::Broken);
                     }
                     informational = true;
@@ -562,14 +568,13 @@ impl Connection<'_> {
                 Framing::UntilClose => (self.appbuf.len(), false),
             };
             if self.out.is_empty() {
-                self.client
-                    .write_all(&self.appbuf[..take])
+                self.write_client(&self.appbuf[..take])
                     .await
                     .map_err(drop)?;
             } else {
                 // The head and the first body bytes go in one write.
                 self.out.extend_from_slice(&self.appbuf[..take]);
-                self.client.write_all(&self.out).await.map_err(drop)?;
+                self.write_client(&self.out).await.map_err(drop)?;
                 self.out.clear();
             }
             self.appbuf.advance(take);
@@ -586,10 +591,4 @@ impl Connection<'_> {
             }
         }
     }
-}
-
-/// Open, with nothing to read: a kept socket the app has not closed.
-fn is_quiet(socket: &TcpStream) -> bool {
-    let mut byte = [0u8; 1];
-    matches!(socket.try_read(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
 }

@@ -22,6 +22,14 @@ pub(crate) fn is_quiet(socket: &mut TcpStream) -> bool {
     matches!(socket.peek(&mut byte), Err(e) if e.kind() == ErrorKind::WouldBlock)
 }
 
+/// Open, with nothing to read: a socket a client connection kept, which
+/// the app has not closed. Anything it did send makes it unusable anyway,
+/// so reading it away costs nothing.
+pub(crate) fn kept_is_quiet(socket: &tokio::net::TcpStream) -> bool {
+    let mut byte = [0u8; 1];
+    matches!(socket.try_read(&mut byte), Err(e) if e.kind() == ErrorKind::WouldBlock)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,7 @@
-//! The body-read timeout on both HTTP/1 paths: a request whose body stops
-//! arriving is answered 408 and its connection closed; one whose body
-//! trickles in, a little in every period, goes through however long it
-//! takes in all.
+//! Slow clients on both HTTP/1 paths. A request whose body stops arriving
+//! is answered 408 and its connection closed; one whose body trickles in,
+//! a little in every period, goes through however long it takes in all.
+//! A client that stops reading a large answer loses its connection.
 
 mod harness;
 
@@ -23,6 +23,7 @@ async fn gateway(lean: bool) -> SocketAddr {
     let config = GatewayConfig {
         lean_http1: lean,
         body_read_timeout: PERIOD,
+        response_write_timeout: PERIOD,
         ..GatewayConfig::default()
     };
     harness_with(false, config).await.addr
@@ -94,6 +95,45 @@ async fn a_trickling_body_goes_through_on(lean: bool) {
     assert!(whole.is_ok(), "no whole answer: {answer:?}");
     assert!(answer.starts_with("HTTP/1.1 200 "), "{answer:?}");
     assert!(answer.ends_with(r#"{"received":20}"#), "{answer:?}");
+}
+
+/// Asks for a GiB, reads its first bytes, then nothing for several
+/// periods; by then the gateway must have given up, so reading on ends
+/// after what the kernel's buffers held, far short of the GiB.
+async fn a_client_that_stops_reading_is_closed_on(lean: bool) {
+    const GIB: u64 = 1 << 30;
+    let addr = gateway(lean).await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "GET /big?n={GIB} HTTP/1.1\r\nHost: notes.localhost\r\nCookie: berth_terminal=good\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    let first = stream.read(&mut buf).await.unwrap();
+    assert!(first > 0);
+    tokio::time::sleep(6 * PERIOD).await;
+    let mut total = first as u64;
+    let drained = tokio::time::timeout(ANSWER_WITHIN, async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => total += n as u64,
+            }
+        }
+    })
+    .await;
+    assert!(drained.is_ok(), "still open after {total} bytes");
+    assert!(total < GIB, "the whole answer came: {total} bytes");
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_closed() {
+    a_client_that_stops_reading_is_closed_on(true).await;
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_closed_on_hyper_path() {
+    a_client_that_stops_reading_is_closed_on(false).await;
 }
 
 #[tokio::test]
