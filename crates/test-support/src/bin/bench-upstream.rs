@@ -13,6 +13,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
+use tokio::signal::unix::{signal, SignalKind};
 
 const PAGE: &str = "<!doctype html><html><head><title>bench</title></head>\
 <body><h1>hello from the bench upstream</h1><p>A small static page.</p></body></html>\n";
@@ -21,8 +22,14 @@ const PAGE: &str = "<!doctype html><html><head><title>bench</title></head>\
 async fn main() -> std::io::Result<()> {
     let port = std::env::var("PORT").unwrap_or_else(|_| "8080".into());
     let listener = tokio::net::TcpListener::bind(format!("0.0.0.0:{port}")).await?;
+    // As a container's PID 1 the kernel ignores signals it has no handler
+    // for: without this, `docker stop` waits out its whole grace period.
+    let mut terminate = signal(SignalKind::terminate())?;
     loop {
-        let (stream, _) = listener.accept().await?;
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => accepted?,
+            _ = terminate.recv() => return Ok(()),
+        };
         let _ = stream.set_nodelay(true);
         tokio::spawn(async move {
             let service = service_fn(|_req: Request<hyper::body::Incoming>| async {

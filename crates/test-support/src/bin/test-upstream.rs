@@ -24,6 +24,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use tokio::signal::unix::{signal, SignalKind};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::WebSocketStream;
@@ -36,8 +37,14 @@ const CHUNK: usize = 64 * 1024;
 async fn main() -> std::io::Result<()> {
     let port = std::env::var("PORT").unwrap_or_else(|_| "8080".into());
     let listener = tokio::net::TcpListener::bind(format!("0.0.0.0:{port}")).await?;
+    // As a container's PID 1 the kernel ignores signals it has no handler
+    // for: without this, `docker stop` waits out its whole grace period.
+    let mut terminate = signal(SignalKind::terminate())?;
     loop {
-        let (stream, _) = listener.accept().await?;
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => accepted?,
+            _ = terminate.recv() => return Ok(()),
+        };
         tokio::spawn(async move {
             let service = service_fn(|req: Request<hyper::body::Incoming>| async move {
                 Ok::<_, Infallible>(answer(req))
