@@ -20,6 +20,7 @@ pub mod httpsig;
 pub mod key;
 pub mod keystore;
 pub mod pairing;
+pub mod peer_url;
 mod peers;
 mod terminals;
 

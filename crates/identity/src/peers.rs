@@ -8,6 +8,7 @@ use berth_store::identity::PeerRow;
 
 use crate::httpsig::{new_nonce, sign_request, SignedHeaders, Target};
 use crate::key::{identity_id, parse_identity_id, public_key_from_b64};
+use crate::peer_url::PeerUrl;
 use crate::{invalid, Identities, IdentityError};
 
 impl Identities {
@@ -25,14 +26,19 @@ impl Identities {
             })
     }
 
-    /// Adds a peer, or renames a known one.
+    /// Adds a peer, or replaces a known one's name and URL.
     pub async fn put_peer(
         &self,
         id: &str,
         name: &str,
         public_bytes_b64: &str,
+        url: Option<&str>,
     ) -> Result<PeerRow, IdentityError> {
         crate::check_text("/name", name, 1, 100)?;
+        let url = url
+            .map(PeerUrl::parse)
+            .transpose()
+            .map_err(|e| invalid("/url", e))?;
         let key =
             public_key_from_b64(public_bytes_b64).map_err(|e| invalid("/public_bytes_b64", e))?;
         parse_identity_id(id).map_err(|e| invalid("/id", e))?;
@@ -48,6 +54,7 @@ impl Identities {
                 id: id.to_owned(),
                 name: name.to_owned(),
                 public_key: key.to_vec(),
+                url: url.map(|u| u.to_string()),
             })
             .await?)
     }

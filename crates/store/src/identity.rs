@@ -45,6 +45,8 @@ pub struct PeerRow {
     pub id: String,
     pub name: String,
     pub public_key: Vec<u8>,
+    /// The base URL of its domain (`http(s)://domain[:port]`), if known.
+    pub url: Option<String>,
 }
 
 /// Why a pairing did not create a terminal.
@@ -288,31 +290,32 @@ impl Store {
     }
 
     pub async fn peers(&self) -> Result<Vec<PeerRow>, StoreError> {
-        let rows = sqlx::query_as("SELECT id, name, public_key FROM peers ORDER BY name, id")
+        let rows = sqlx::query_as("SELECT id, name, public_key, url FROM peers ORDER BY name, id")
             .fetch_all(self.pool())
             .await?;
         Ok(rows)
     }
 
     pub async fn peer(&self, id: &str) -> Result<Option<PeerRow>, StoreError> {
-        let row = sqlx::query_as("SELECT id, name, public_key FROM peers WHERE id = $1")
+        let row = sqlx::query_as("SELECT id, name, public_key, url FROM peers WHERE id = $1")
             .bind(id)
             .fetch_optional(self.pool())
             .await?;
         Ok(row)
     }
 
-    /// Inserts or renames a peer. The key of an existing id cannot change,
-    /// since the id is derived from it.
+    /// Inserts a peer, or replaces a known one's name and URL. The key of
+    /// an existing id cannot change, since the id is derived from it.
     pub async fn upsert_peer(&self, row: &PeerRow) -> Result<PeerRow, StoreError> {
         let row = sqlx::query_as(
-            "INSERT INTO peers (id, name, public_key) VALUES ($1, $2, $3) \
-             ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name \
-             RETURNING id, name, public_key",
+            "INSERT INTO peers (id, name, public_key, url) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, url = EXCLUDED.url \
+             RETURNING id, name, public_key, url",
         )
         .bind(&row.id)
         .bind(&row.name)
         .bind(&row.public_key)
+        .bind(&row.url)
         .fetch_one(self.pool())
         .await?;
         Ok(row)

@@ -38,6 +38,8 @@ pub(super) enum Route<'a> {
     Uninstall,
     Control,
     Logs,
+    /// `/internal/*`: an app's calls to its peers.
+    PeersCall,
 }
 
 pub(super) fn grant(route: &Route<'_>) -> CoreGrant {
@@ -50,6 +52,7 @@ pub(super) fn grant(route: &Route<'_>) -> CoreGrant {
         Route::Install | Route::Upgrade | Route::Uninstall | Route::Control | Route::Logs => {
             CoreGrant::Owner
         }
+        Route::PeersCall => CoreGrant::PeersCall,
     }
 }
 

@@ -4,6 +4,7 @@
 mod app_events;
 mod apps;
 mod body;
+mod call_peer;
 mod health;
 mod identities;
 mod identity_api;
@@ -15,7 +16,7 @@ mod registry_events;
 mod terminals;
 mod token;
 
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::{Extension, Router};
 
 use crate::AppState;
@@ -37,6 +38,8 @@ pub(crate) fn router(state: AppState) -> Router {
 /// `http://portal_core/`: what apps may call, identified by their address.
 pub(crate) fn core_router(state: AppState) -> Router {
     apps_routes()
+        .route("/internal/peers", get(call_peer::peers))
+        .route("/internal/call_peer/{*rest}", any(call_peer::call))
         .layer(Extension(apps::Listener::Core))
         .with_state(state)
 }

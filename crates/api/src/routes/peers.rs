@@ -22,6 +22,8 @@ struct PeerDto {
     short_id: String,
     name: String,
     public_bytes_b64: String,
+    /// The base URL of its domain; `null` when its apps cannot be called.
+    url: Option<String>,
 }
 
 impl From<PeerRow> for PeerDto {
@@ -32,6 +34,7 @@ impl From<PeerRow> for PeerDto {
             id: r.id,
             name: r.name,
             public_bytes_b64: berth_identity::key::public_key_to_b64(&key),
+            url: r.url,
         }
     }
 }
@@ -42,6 +45,8 @@ struct PeerBody {
     id: String,
     name: String,
     public_bytes_b64: String,
+    #[serde(default)]
+    url: Option<String>,
 }
 
 pub(super) async fn list(State(state): State<AppState>) -> Response {
@@ -65,7 +70,7 @@ pub(super) async fn put(State(state): State<AppState>, body: axum::body::Bytes) 
     };
     match state
         .identities()
-        .put_peer(&b.id, &b.name, &b.public_bytes_b64)
+        .put_peer(&b.id, &b.name, &b.public_bytes_b64, b.url.as_deref())
         .await
     {
         Ok(row) => Json(PeerDto::from(row)).into_response(),

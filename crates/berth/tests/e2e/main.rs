@@ -15,6 +15,7 @@ mod gateway_apps;
 mod gateway_proofs;
 mod identity;
 mod lifecycle;
+mod peer_calls;
 mod peers;
 mod portus;
 mod portus_api;

@@ -162,6 +162,8 @@ pub(super) async fn revoke_terminal(
 struct PeerRow {
     id: String,
     name: String,
+    /// Where its apps are, or empty.
+    url: String,
 }
 
 #[derive(Template)]
@@ -202,6 +204,7 @@ async fn render_identity(
         .map(|p| PeerRow {
             id: p.id.clone(),
             name: p.name.clone(),
+            url: p.url.clone().unwrap_or_default(),
         })
         .collect();
     page_with(
