@@ -27,7 +27,8 @@ use axum::{Extension, Json};
 use berth_authz::core_api::CoreCaller;
 use berth_identity::httpsig::Target;
 use berth_identity::peer_url::{is_localhost_name, PeerUrl};
-use http_body_util::{BodyExt, Limited};
+use berth_identity::IdentityError;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use super::apps::{authorize, Listener, Peer, Route};
 use crate::problem::Problem;
@@ -113,11 +114,18 @@ async fn call_inner(
         Some((id, path)) => (id, format!("/{path}")),
         None => (rest, "/".to_owned()),
     };
-    let row = state.identities().peer(peer_id).await.map_err(|_| {
-        Problem::not_found(format!("`{peer_id}` is not a known peer"))
-            .with_field("peer")
-            .into_response()
-    })?;
+    let row = state
+        .identities()
+        .peer(peer_id)
+        .await
+        .map_err(|e| match e {
+            IdentityError::NotFound { .. } => {
+                Problem::not_found(format!("`{peer_id}` is not a known peer"))
+                    .with_field("peer")
+                    .into_response()
+            }
+            other => Problem::internal(&other).into_response(),
+        })?;
     let url = row
         .url
         .as_deref()
@@ -130,16 +138,31 @@ async fn call_inner(
             .with_field("peer")
             .into_response()
         })?;
+    let too_large = || {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload too large",
+            format!("a call to a peer carries at most {MAX_BODY} bytes"),
+        )
+        .into_response()
+    };
+    // Refused before a byte of it is read, when its length says so.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(too_large());
+    }
     let body = Limited::new(body, MAX_BODY)
         .collect()
         .await
-        .map_err(|_| {
-            Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload too large",
-                format!("a call to a peer carries at most {MAX_BODY} bytes"),
-            )
-            .into_response()
+        .map_err(|e| {
+            if e.is::<LengthLimitError>() {
+                too_large()
+            } else {
+                Problem::bad_request("the request body broke off").into_response()
+            }
         })?
         .to_bytes();
     let authority = url.app_authority(&app);
