@@ -194,6 +194,7 @@ async fn call_inner(
     }
     tracing::info!(%app, peer = %row.name, %method, %path, "app calls its peer");
     let answer = peer_client()
+        .map_err(IntoResponse::into_response)?
         .request(method, &to)
         .headers(out)
         .body(body)
@@ -258,17 +259,21 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
 
 /// One client for every call: no redirects, bounded waits, and
 /// `*.localhost` on loopback (two berths on one machine peer that way).
-fn peer_client() -> &'static reqwest::Client {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(5))
-            .read_timeout(Duration::from_secs(60))
-            .dns_resolver(Arc::new(LocalhostOnLoopback))
-            .build()
-            .unwrap_or_default()
-    })
+/// Never a default client in its place: that one follows redirects.
+fn peer_client() -> Result<&'static reqwest::Client, Problem> {
+    static CLIENT: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(Duration::from_secs(5))
+                .read_timeout(Duration::from_secs(60))
+                .dns_resolver(Arc::new(LocalhostOnLoopback))
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| Problem::internal(&format!("the HTTP client for peers: {e}")))
 }
 
 /// Names under `localhost` resolve to loopback, as in browsers and curl
