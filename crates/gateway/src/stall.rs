@@ -1,4 +1,5 @@
-//! Noticing a request body that stopped arriving.
+//! Noticing a client that stalls: a request body that stops arriving, or
+//! an answer the client stops taking.
 //!
 //! A client that sends a head with `Content-Length: 1000000` and then a
 //! byte a minute holds a client socket and a socket to the app for as long
@@ -24,11 +25,10 @@
 use std::future::{poll_fn, Future};
 use std::io::{self, IoSlice};
 use std::pin::Pin;
-use std::task::{ready, Context, Poll};
-use std::time::Duration;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
@@ -55,7 +55,7 @@ impl StallTimer {
         }
     }
 
-    /// Some of the body arrived.
+    /// Some bytes moved: the stall, if any, is over.
     pub(crate) fn progress(&mut self) {
         self.progressed = true;
     }
