@@ -24,6 +24,7 @@ use serde_json::{json, Value};
 use crate::apps_support::{app_name, exec, Owner};
 use crate::common::bin;
 use crate::identity::owner_token;
+use crate::peers::whoareyou;
 
 /// What the stand-in saw of one request, as JSON.
 fn judge(req: &hyper::http::request::Parts, body: &[u8], caller_key: &[u8; 32]) -> Value {
@@ -121,14 +122,7 @@ fn new_peer(name: &str, url: Option<String>) -> Value {
 async fn apps_call_their_peers_signed_and_only_with_the_grant() {
     let b = Berth::start(&bin()).await.unwrap();
     let owner = Owner::new(&b);
-    let me: Value = Client::new()
-        .get(b.url("/public/meta/whoareyou"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me = whoareyou(&b).await;
     let my_key = public_key_from_b64(me["public_bytes_b64"].as_str().unwrap()).unwrap();
     let port = verifying_peer(my_key).await;
 

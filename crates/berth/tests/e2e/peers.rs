@@ -12,7 +12,8 @@ use serde_json::{json, Value};
 use crate::common::bin;
 use crate::identity::owner_token;
 
-async fn whoareyou(b: &Berth) -> Value {
+/// This berth's default identity, as peers see it.
+pub(crate) async fn whoareyou(b: &Berth) -> Value {
     Client::new()
         .get(b.url("/public/meta/whoareyou"))
         .send()
