@@ -54,12 +54,22 @@ pub fn assert_one_clear_error(o: &Output, needle: &str) {
     );
 }
 
+/// The pid in `path`, waiting up to 5 s for it: the file appears before
+/// its content does, so a reader that saw it exist may still find it empty.
 pub fn read_pid(path: &Path) -> i32 {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .trim()
-        .parse()
-        .unwrap_or_else(|_| panic!("no pid in {}", path.display()))
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let read = std::fs::read_to_string(path).unwrap_or_default();
+        if let Ok(pid) = read.trim().parse() {
+            return pid;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no pid in {}",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 pub async fn get(url: &str) -> reqwest::Response {
