@@ -143,6 +143,40 @@ impl Browser {
         Ok(())
     }
 
+    /// Clicks what submits a form or follows a link, then waits up to
+    /// `timeout` for the next page to have loaded. A click may return before
+    /// the navigation it starts, and the next page may have the same URL (a
+    /// form that redirects back), so the old document is marked and the wait
+    /// is for a document without the mark.
+    pub async fn click_to_next_page(&self, css: &str, timeout: Duration) -> anyhow::Result<()> {
+        let element = self.find(css).await?;
+        self.client()
+            .execute("window.__berthOldPage = true; return null;", vec![])
+            .await?;
+        element.click().await?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            let loaded = self
+                .client()
+                .execute(
+                    "return window.__berthOldPage !== true && document.readyState === 'complete';",
+                    vec![],
+                )
+                .await;
+            // Mid-navigation a script may fail to run: that is not loaded yet.
+            if matches!(loaded, Ok(serde_json::Value::Bool(true))) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "no new page after clicking `{css}` within {timeout:?}; still on {}",
+                    self.current_url_lossy().await
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// The visible text of the whole page.
     pub async fn text(&self) -> anyhow::Result<String> {
         Ok(self.find("body").await?.text().await?)

@@ -66,7 +66,10 @@ async fn the_owner_creates_the_admin_and_installs_an_app_from_the_browser() {
     browser.fill("#a-name", "root").await.unwrap();
     browser.fill("#a-email", "root@example.org").await.unwrap();
     browser.fill("#a-password", "root-password").await.unwrap();
-    browser.click("#create-admin button").await.unwrap();
+    browser
+        .click_to_next_page("#create-admin button", Duration::from_secs(10))
+        .await
+        .unwrap();
     browser
         .wait_for_text("No apps installed yet", Duration::from_secs(10))
         .await
@@ -136,17 +139,20 @@ async fn the_owner_creates_the_admin_and_installs_an_app_from_the_browser() {
         .fill("#manifest", &manifest.to_string())
         .await
         .unwrap();
-    browser.click("#install button").await.unwrap();
+    // The install goes on in the background; the form returns to the home.
+    // Its window may close only then: closing it mid-request would abort
+    // the install.
+    browser
+        .click_to_next_page("#install button", Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert!(
+        browser.current_url_lossy().await.ends_with("/home"),
+        "{}",
+        browser.current_url_lossy().await
+    );
     let status = format!("[data-app='{name}'] [data-field='status']");
     let deadline = std::time::Instant::now() + Duration::from_secs(90);
-    // The install goes on in the background; the form returns to the home.
-    while !browser.current_url_lossy().await.ends_with("/home") {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the form did not return"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
     browser.client().close_window().await.unwrap();
     browser.client().switch_to_window(watcher).await.unwrap();
     loop {

@@ -25,13 +25,19 @@ async fn create_a_team_add_a_member_and_make_a_namespace_public() {
 
     browser.goto(&format!("{}/teams", base(&b))).await.unwrap();
     browser.fill("#team-name", "crew").await.unwrap();
-    browser.click("#new-team button").await.unwrap();
+    browser
+        .click_to_next_page("#new-team button", Duration::from_secs(10))
+        .await
+        .unwrap();
     browser
         .wait_for_text("Add a member", Duration::from_secs(10))
         .await
         .unwrap();
     browser.fill("#member-user", "erin").await.unwrap();
-    browser.click("#add-member button").await.unwrap();
+    browser
+        .click_to_next_page("#add-member button", Duration::from_secs(10))
+        .await
+        .unwrap();
     browser
         .wait_for_text("Remove erin", Duration::from_secs(10))
         .await
@@ -47,14 +53,20 @@ async fn create_a_team_add_a_member_and_make_a_namespace_public() {
         .fill("#ns-description", "the crew's images")
         .await
         .unwrap();
-    browser.click("#new-namespace button").await.unwrap();
+    browser
+        .click_to_next_page("#new-namespace button", Duration::from_secs(10))
+        .await
+        .unwrap();
     browser
         .wait_for_text("Settings", Duration::from_secs(10))
         .await
         .unwrap();
     let select = browser.find("#visibility-select").await.unwrap();
     select.select_by_value("public").await.unwrap();
-    browser.click("#namespace-settings button").await.unwrap();
+    browser
+        .click_to_next_page("#namespace-settings button", Duration::from_secs(10))
+        .await
+        .unwrap();
     browser
         .wait_for_text("public", Duration::from_secs(10))
         .await
@@ -230,7 +242,10 @@ async fn anonymous_explore_shows_public_repositories_and_a_private_one_is_404() 
     assert_eq!(width, serde_json::json!(375));
     shot(&browser, "explore-375").await;
     browser.fill("#q", "show").await.unwrap();
-    browser.click("form.filter button").await.unwrap();
+    browser
+        .click_to_next_page("form.filter button", Duration::from_secs(10))
+        .await
+        .unwrap();
     browser
         .wait_for_text("open/shown", Duration::from_secs(10))
         .await

@@ -42,7 +42,7 @@ async fn sign_in_wrong_password_and_sign_out_in_a_browser() {
     shot(&browser, "dashboard").await;
 
     browser
-        .click("form[action='/sign-out'] button")
+        .click_to_next_page("form[action='/sign-out'] button", Duration::from_secs(10))
         .await
         .unwrap();
     browser
