@@ -15,9 +15,18 @@ pub fn base(b: &Berth) -> String {
     format!("http://localhost:{}", b.ports.listen)
 }
 
-/// Saves a screenshot of the current page as `docs/screenshots/<name>.png`.
+/// Saves a screenshot of the current page as `<name>.png` in
+/// `BERTH_SCREENSHOT_DIR`, or in `target/screenshots` without it. An
+/// ordinary test run must not rewrite the committed `docs/screenshots`
+/// (every run would leave the work tree changed); refreshing them is asked
+/// for with `BERTH_SCREENSHOT_DIR=docs/screenshots`, relative to the
+/// workspace.
 pub async fn shot(browser: &Browser, name: &str) {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = match std::env::var_os("BERTH_SCREENSHOT_DIR") {
+        Some(dir) => workspace.join(dir),
+        None => workspace.join("target/screenshots"),
+    };
     browser
         .screenshot(&dir.join(format!("{name}.png")))
         .await
