@@ -20,6 +20,7 @@ use super::headers::strip_hop_by_hop;
 use crate::body::{BoxBody, BoxError};
 use crate::directory::{ActivityGuard, BodyVerifier, Upstream};
 use crate::pages;
+use crate::phases::Admitted;
 use crate::stall::StallLimitedBody;
 use crate::upstream::{ClientUpstreams, IdlePool};
 
@@ -66,18 +67,42 @@ impl Forwarder {
         upstreams.park(&self.idle);
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub async fn forward(
+    /// Sends an admitted request to its app and returns the app's answer,
+    /// or the gateway's page when there is none, with the cookie the
+    /// authenticator handed back, if any.
+    pub(crate) async fn forward(
+        &self,
+        upstreams: &ClientUpstreams,
+        parts: http::request::Parts,
+        body: Incoming,
+        mut admitted: Admitted,
+        wants_html: bool,
+    ) -> Response<BoxBody> {
+        let set_cookie = admitted.set_cookie.take();
+        let mut response = self
+            .exchange(upstreams, parts, body, admitted, wants_html)
+            .await;
+        if let Some(cookie) = set_cookie {
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+        }
+        response
+    }
+
+    async fn exchange(
         &self,
         upstreams: &ClientUpstreams,
         mut parts: http::request::Parts,
         body: Incoming,
-        verifier: Option<Box<dyn BodyVerifier>>,
-        upstream: Upstream,
-        guard: ActivityGuard,
+        admitted: Admitted,
         wants_html: bool,
     ) -> Response<BoxBody> {
-        let upgrade = is_upgrade(&parts.headers);
+        let Admitted {
+            upstream,
+            guard,
+            body_verifier: verifier,
+            upgrade,
+            ..
+        } = admitted;
         let client_side = if upgrade {
             parts.extensions.remove::<hyper::upgrade::OnUpgrade>()
         } else {

@@ -59,14 +59,16 @@ impl TemplateContext for AuthContext<'_> {
     }
 }
 
-/// `rule` is the rule the decide phase matched the path to.
+/// `rule` is the rule the decide phase matched the path to. Returns whether
+/// the request asks for an upgrade, which the forward phase needs and which
+/// stripping the hop-by-hop headers has already had to work out.
 pub fn prepare(
     parts: &mut Parts,
     ctx: &RequestCtx,
     route: &AppRoute,
     rule: Option<&Rule<AppPathRule>>,
     config: &GatewayConfig,
-) -> Result<(), String> {
+) -> Result<bool, String> {
     let upgrade = super::forward::is_upgrade(&parts.headers);
     strip_hop_by_hop(&mut parts.headers, upgrade, |name| {
         FORWARDING.contains(name) || route.injected.contains(name)
@@ -109,7 +111,7 @@ pub fn prepare(
     if let Some(h) = host {
         parts.headers.insert(X_FORWARDED_HOST, h);
     }
-    Ok(())
+    Ok(upgrade)
 }
 
 /// The client address as a header value, formatted on the stack: one

@@ -71,6 +71,9 @@ pub(crate) struct Admitted {
     pub guard: crate::directory::ActivityGuard,
     pub set_cookie: Option<http::HeaderValue>,
     pub body_verifier: Option<Box<dyn crate::directory::BodyVerifier>>,
+    /// The request asks to switch protocols (a WebSocket): hyper's path
+    /// forwards it over a connection of its own.
+    pub upgrade: bool,
 }
 
 /// The gateway. Cheap to clone.
@@ -169,25 +172,10 @@ impl Gateway {
             Err(response) => return response,
         };
         // Phase: forward.
-        let mut response = self
-            .inner
+        self.inner
             .forwarder
-            .forward(
-                upstreams,
-                parts,
-                body,
-                admitted.body_verifier,
-                admitted.upstream,
-                admitted.guard,
-                ctx.wants_html,
-            )
-            .await;
-        if let Some(cookie) = admitted.set_cookie {
-            response
-                .headers_mut()
-                .append(http::header::SET_COOKIE, cookie);
-        }
-        response
+            .forward(upstreams, parts, body, admitted, ctx.wants_html)
+            .await
     }
 
     /// The phases between route and forward, shared by hyper's path and
@@ -240,20 +228,24 @@ impl Gateway {
         let upstream = self.wake(ctx).await?;
 
         // Phase: headers.
-        if let Err(detail) = headers::prepare(parts, ctx, &app_route, rule, &inner.config) {
-            tracing::error!(app = %ctx.app, %detail, "header templates failed");
-            return Err(pages::error(
-                ctx.wants_html,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal error",
-                "the gateway could not prepare the request",
-            ));
-        }
+        let upgrade = match headers::prepare(parts, ctx, &app_route, rule, &inner.config) {
+            Ok(upgrade) => upgrade,
+            Err(detail) => {
+                tracing::error!(app = %ctx.app, %detail, "header templates failed");
+                return Err(pages::error(
+                    ctx.wants_html,
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error",
+                    "the gateway could not prepare the request",
+                ));
+            }
+        };
         Ok(Admitted {
             upstream,
             guard,
             set_cookie,
             body_verifier,
+            upgrade,
         })
     }
 
