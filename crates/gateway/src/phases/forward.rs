@@ -24,18 +24,6 @@ use crate::phases::Admitted;
 use crate::stall::StallLimitedBody;
 use crate::upstream::{ClientUpstreams, IdlePool};
 
-pub fn is_upgrade(headers: &http::HeaderMap) -> bool {
-    headers.contains_key(header::UPGRADE)
-        && headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .any(|v| {
-                v.split(',')
-                    .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
-            })
-}
-
 /// Cheap to clone; clones share the upgrade client and the idle pool.
 #[derive(Clone)]
 pub struct Forwarder {

@@ -69,7 +69,7 @@ pub fn prepare(
     rule: Option<&Rule<AppPathRule>>,
     config: &GatewayConfig,
 ) -> Result<bool, String> {
-    let upgrade = super::forward::is_upgrade(&parts.headers);
+    let upgrade = is_upgrade(&parts.headers);
     strip_hop_by_hop(&mut parts.headers, upgrade, |name| {
         FORWARDING.contains(name) || route.injected.contains(name)
     });
@@ -124,6 +124,21 @@ pub(crate) fn ip_header_value(ip: std::net::IpAddr) -> Option<HeaderValue> {
     write!(cursor, "{ip}").ok()?;
     let len = usize::try_from(cursor.position()).ok()?;
     HeaderValue::from_bytes(buf.get(..len)?).ok()
+}
+
+/// The request asks to switch protocols. `Upgrade` alone does not ask:
+/// it is hop-by-hop, so it counts only when `Connection` names it too
+/// (RFC 9110, 7.8).
+fn is_upgrade(headers: &http::HeaderMap) -> bool {
+    headers.contains_key(header::UPGRADE)
+        && headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| {
+                v.split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+            })
 }
 
 /// Removes hop-by-hop headers, those named in `Connection` and those
