@@ -39,7 +39,11 @@ struct Entry {
     port: u16,
     lifecycle: Lifecycle,
     running: bool,
-    want_running: bool,
+    /// The container ended on its own (or is gone) while berth wanted it
+    /// running. Only that is a crash: an app being woken (`starting`, or running before
+    /// its address is seen) is merely not running yet, and a request for
+    /// it must join the wake rather than be told the app crashed.
+    crashed: bool,
     address: Option<IpAddr>,
     /// When berth last saw the app start running: an app nobody visited
     /// since is idle from then.
@@ -91,8 +95,8 @@ impl Entry {
                 generation,
                 ..
             } => UpstreamState::Running(Upstream::new(SocketAddr::new(*ip, *port), *generation)),
-            e if !e.want_running => UpstreamState::Stopped,
-            _ => UpstreamState::Crashed,
+            Entry { crashed: true, .. } => UpstreamState::Crashed,
+            _ => UpstreamState::Stopped,
         }
     }
 }
@@ -192,7 +196,8 @@ impl AppsDirectory {
                     port,
                     lifecycle,
                     running,
-                    want_running: v.want_running,
+                    crashed: v.want_running
+                        && matches!(v.status.as_str(), "exited" | "dead" | "missing"),
                     address,
                     running_since,
                     generation,

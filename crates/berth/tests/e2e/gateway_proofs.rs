@@ -34,10 +34,20 @@ fn client(b: &Berth, app: &str) -> Client {
 /// to it. `/public` is public, `/peer` admits peers, the rest is private;
 /// each injects the `X-Ptl-*` headers it may.
 async fn install_upstream(b: &Berth, owner: &Owner, name: &str, lifecycle: Value) -> Client {
+    install_upstream_with_env(b, owner, name, lifecycle, json!({})).await
+}
+
+async fn install_upstream_with_env(
+    b: &Berth,
+    owner: &Owner,
+    name: &str,
+    lifecycle: Value,
+    env_vars: Value,
+) -> Client {
     let image = berth_test_support::upstream_image().unwrap();
     let (s, v) = owner
         .install(&json!({
-            "v": "4.0", "name": name, "image": image,
+            "v": "4.0", "name": name, "image": image, "env_vars": env_vars,
             "entrypoints": [{"container_port": 8080, "entrypoint_port": "http"}],
             "paths": {
                 "": {"access": "private", "headers": {
@@ -271,6 +281,46 @@ async fn fifty_concurrent_requests_start_a_stopped_app_once() {
         1,
         "{out}"
     );
+}
+
+/// The window between a woken container starting and its port answering:
+/// berth then wants the app running and Docker says it runs, but a request
+/// arriving now must wait for the wake, not be told the app crashed.
+#[tokio::test]
+async fn a_request_while_a_woken_app_opens_its_port_waits_for_it() {
+    let b = Berth::start(&bin()).await.unwrap();
+    let owner = Owner::new(&b);
+    let name = app_name("slowport");
+    let lifecycle = json!({"always_on": false, "idle_time_for_shutdown": 5});
+    let env = json!({"LISTEN_AFTER_MS": "4000"});
+    let c = install_upstream_with_env(&b, &owner, &name, lifecycle, env).await;
+    owner.wait_status(&name, "idle-stopped").await;
+
+    let url = format!("http://{name}.localhost:{}/public/x", b.ports.listen);
+    let first = tokio::spawn(c.get(&url).send());
+    // The container runs (so berth's record says it should), its port is
+    // still closed, and the gateway's directory has refreshed since.
+    let start = Instant::now();
+    while docker(&["inspect", "-f", "{{.State.Running}}", &name])
+        .1
+        .trim()
+        != "true"
+    {
+        assert!(start.elapsed() < Duration::from_secs(20), "never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let (_, v) = owner.get(&name).await;
+    assert_eq!(v["status"], "starting", "{v}");
+
+    let second = c.get(&url).send().await.unwrap();
+    let status = second.status().as_u16();
+    assert_eq!(
+        (status, second.text().await.unwrap()),
+        (200, "ok".to_owned())
+    );
+    let first = first.await.unwrap().unwrap();
+    assert_eq!(first.status(), 200);
 }
 
 #[tokio::test]

@@ -36,6 +36,14 @@ const CHUNK: usize = 64 * 1024;
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let port = std::env::var("PORT").unwrap_or_else(|_| "8080".into());
+    // An app that is slow to open its port, as many real ones are: tests
+    // send requests while its container runs but nothing answers yet.
+    if let Some(ms) = std::env::var("LISTEN_AFTER_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
     let listener = tokio::net::TcpListener::bind(format!("0.0.0.0:{port}")).await?;
     // As a container's PID 1 the kernel ignores signals it has no handler
     // for: without this, `docker stop` waits out its whole grace period.
