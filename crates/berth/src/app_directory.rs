@@ -40,9 +40,9 @@ struct Entry {
     lifecycle: Lifecycle,
     running: bool,
     /// The container ended on its own (or is gone) while berth wanted it
-    /// running. Only that is a crash: an app being woken (`starting`, or running before
-    /// its address is seen) is merely not running yet, and a request for
-    /// it must join the wake rather than be told the app crashed.
+    /// running. Only that is a crash: an app being woken (`starting`, or
+    /// running before its address is seen) is merely not running yet, and
+    /// a request for it must join the wake rather than be told it crashed.
     crashed: bool,
     address: Option<IpAddr>,
     /// When berth last saw the app start running: an app nobody visited
