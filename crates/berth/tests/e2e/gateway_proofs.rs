@@ -80,6 +80,15 @@ async fn install_upstream_with_env(
     }
 }
 
+/// Installs the upstream with a 5 s idle time and waits until berth has
+/// stopped it for idleness, for tests of what wakes it.
+async fn install_idle_stopped(b: &Berth, owner: &Owner, name: &str, env_vars: Value) -> Client {
+    let lifecycle = json!({"always_on": false, "idle_time_for_shutdown": 5});
+    let c = install_upstream_with_env(b, owner, name, lifecycle, env_vars).await;
+    owner.wait_status(name, "idle-stopped").await;
+    c
+}
+
 async fn echoed(r: reqwest::RequestBuilder) -> Value {
     let r = r.send().await.unwrap();
     assert_eq!(r.status(), 200);
@@ -242,9 +251,7 @@ async fn fifty_concurrent_requests_start_a_stopped_app_once() {
     // Stopped by idle shutdown, whose claim makes the gateway treat the app
     // as stopped from the moment the stop is decided, so no request below
     // can reach the container while it goes down.
-    let lifecycle = json!({"always_on": false, "idle_time_for_shutdown": 5});
-    let c = install_upstream(&b, &owner, &name, lifecycle).await;
-    owner.wait_status(&name, "idle-stopped").await;
+    let c = install_idle_stopped(&b, &owner, &name, json!({})).await;
     let since = chrono::Utc::now().timestamp().to_string();
 
     let url = format!("http://{name}.localhost:{}/public/x", b.ports.listen);
@@ -291,10 +298,8 @@ async fn a_request_while_a_woken_app_opens_its_port_waits_for_it() {
     let b = Berth::start(&bin()).await.unwrap();
     let owner = Owner::new(&b);
     let name = app_name("slowport");
-    let lifecycle = json!({"always_on": false, "idle_time_for_shutdown": 5});
     let env = json!({"LISTEN_AFTER_MS": "4000"});
-    let c = install_upstream_with_env(&b, &owner, &name, lifecycle, env).await;
-    owner.wait_status(&name, "idle-stopped").await;
+    let c = install_idle_stopped(&b, &owner, &name, env).await;
 
     let url = format!("http://{name}.localhost:{}/public/x", b.ports.listen);
     let first = tokio::spawn(c.get(&url).send());
